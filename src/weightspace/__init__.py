@@ -16,13 +16,13 @@ from weightspace.library import Batch, Library, LibraryInfo, SnapshotRecord
 from weightspace.vectors import resample
 
 __all__ = [
-    "ROLES",
     "Batch",
     "CheckpointError",
     "Library",
     "LibraryError",
     "LibraryInfo",
     "LibraryLockedError",
+    "ROLES",
     "Role",
     "SnapshotRecord",
     "UnsafeCheckpointError",

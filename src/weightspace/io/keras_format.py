@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,13 @@ from weightspace.io.weightset import WeightSet
 
 __all__ = ["read_keras_h5", "read_keras_zip"]
 
-_VAR_NAMES = {
-    "Dense": ["kernel", "bias"],
-    "EinsumDense": ["kernel", "bias"],
-    "Embedding": ["embeddings"],
-    "LayerNormalization": ["gamma", "beta"],
-    "GroupNormalization": ["gamma", "beta"],
-    "UnitNormalization": [],
-    "PReLU": ["alpha"],
+_VAR_NAMES = {  # by the snake_case class name Keras 3 uses as the group name
+    "dense": ["kernel", "bias"],
+    "einsum_dense": ["kernel", "bias"],
+    "embedding": ["embeddings"],
+    "layer_normalization": ["gamma", "beta"],
+    "group_normalization": ["gamma", "beta"],
+    "p_re_lu": ["alpha"],
 }
 
 
@@ -112,22 +112,33 @@ def _read_keras2(root: Any) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _snake(class_name: str) -> str:
+    """Keras 3's group name for a layer class (``BatchNormalization`` -> ``batch_normalization``)."""
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
 def _layer_classes(config: Any) -> dict[str, dict[str, Any]]:
-    """``layer name -> {"class_name", "config"}`` from a Keras 3 config.json, in model order."""
+    """``h5 group name -> {"class_name", "config"}`` of the top-level layers, in model order.
+
+    Keras 3 names a layer's weight group after its class, not its user name: ``dense``,
+    ``dense_1``... counted per class in model order (``saving_lib._save_container_state``).
+    """
+    layers = (config or {}).get("config", {}).get("layers", []) if isinstance(config, dict) else []
+    used: dict[str, int] = {}
     out: dict[str, dict[str, Any]] = {}
-
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            cfg = node.get("config")
-            if "class_name" in node and isinstance(cfg, dict) and "name" in cfg:
-                out.setdefault(str(cfg["name"]), {"class_name": node["class_name"], "config": cfg})
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, list):
-            for value in node:
-                visit(value)
-
-    visit(config)
+    for node in layers:
+        if not isinstance(node, dict):
+            continue
+        class_name = str(node.get("class_name", ""))
+        name = _snake(class_name)
+        if name in used:
+            used[name] += 1
+            name = f"{name}_{used[name]}"
+        else:
+            used[name] = 0
+        out[name] = {"class_name": class_name, "config": node.get("config", {})}
     return out
 
 
@@ -148,37 +159,39 @@ def _read_keras3(layers: Any, classes: dict[str, dict[str, Any]]) -> dict[str, n
 
     walk(layers, "")
     known_order = {name: i for i, name in enumerate(classes)}
-    groups.sort(
-        key=lambda g: (known_order.get(g[0].split("/")[-1], len(known_order)), natural_key(g[0]))
-    )
+    groups.sort(key=lambda g: (known_order.get(g[0], len(known_order)), natural_key(g[0])))
     arrays: dict[str, np.ndarray] = {}
     for layer, vars_group in groups:
         values = [np.asarray(vars_group[k]) for k in sorted(vars_group, key=int)]
-        info = classes.get(layer.split("/")[-1], {})
-        for leaf, value in zip(_var_names(info, values), values, strict=True):
+        info = classes.get(layer, {})
+        snake = (
+            _snake(str(info["class_name"])) if info else re.sub(r"_\d+$", "", layer.split("/")[-1])
+        )
+        for leaf, value in zip(
+            _var_names(snake, info.get("config", {}), values), values, strict=True
+        ):
             arrays[f"{layer}/{leaf}"] = value
     return arrays
 
 
-def _var_names(info: dict[str, Any], values: list[np.ndarray]) -> list[str]:
-    class_name = str(info.get("class_name", ""))
-    cfg = info.get("config", {})
-    if class_name in _VAR_NAMES and len(_VAR_NAMES[class_name]) == len(values):
-        return _VAR_NAMES[class_name]
-    if "Normalization" in class_name and class_name != "LayerNormalization":
+def _var_names(snake: str, cfg: dict[str, Any], values: list[np.ndarray]) -> list[str]:
+    """Names of a Keras 3 layer's numbered variables, from its class (snake_case) and config."""
+    if snake in _VAR_NAMES and len(_VAR_NAMES[snake]) == len(values):
+        return _VAR_NAMES[snake]
+    if snake.endswith("batch_normalization"):
         names = (["gamma"] if cfg.get("scale", True) else []) + (
             ["beta"] if cfg.get("center", True) else []
         )
         names += ["moving_mean", "moving_variance"]
         if len(names) == len(values):
             return names
-    if class_name.startswith(("Conv", "Dense", "Depthwise", "Separable")) or not class_name:
-        if values and values[0].ndim >= 2:
-            rest = ["bias"] if len(values) == 2 and values[1].ndim == 1 else []
-            if len(values) == 1 + len(rest):
-                return ["kernel", *rest]
-        if len(values) == 4 and all(v.ndim == 1 for v in values):
-            return ["gamma", "beta", "moving_mean", "moving_variance"]
+    if values and values[0].ndim >= 2 and len(values) <= 2:
+        if len(values) == 1:
+            return ["kernel"]
+        if values[1].ndim == 1:
+            return ["kernel", "bias"]
+    if len(values) == 4 and all(v.ndim == 1 for v in values):
+        return ["gamma", "beta", "moving_mean", "moving_variance"]
     return [f"var{i}" for i in range(len(values))]
 
 

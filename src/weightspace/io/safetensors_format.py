@@ -173,7 +173,9 @@ def write_safetensors(
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         save_file(
-            {k: np.require(v, requirements="C") for k, v in arrays.items()}, str(tmp), metadata=metadata
+            {k: np.require(v, requirements="C") for k, v in arrays.items()},
+            str(tmp),
+            metadata=metadata,
         )
         with tmp.open("rb+") as f:
             os.fsync(f.fileno())

@@ -4,4 +4,10 @@ from weightspace.library.records import LibraryInfo, SnapshotRecord
 from weightspace.library.schema import SCHEMA_VERSION
 from weightspace.library.store import Batch, Library
 
-__all__ = ["SCHEMA_VERSION", "Batch", "Library", "LibraryInfo", "SnapshotRecord"]
+__all__ = [
+    "Batch",
+    "Library",
+    "LibraryInfo",
+    "SCHEMA_VERSION",
+    "SnapshotRecord",
+]

@@ -68,7 +68,9 @@ def _now() -> str:
 
 
 def _arch_id(ws: WeightSet) -> str:
-    text = json.dumps([[n, r, list(s), d] for n, _, r, s, d in ws.structure()])
+    """Hash of the roles, shapes and dtypes in order: names do not matter (Keras and PyTorch
+    copies of one architecture share an id)."""
+    text = json.dumps([[r, list(s), d] for _, _, r, s, d in ws.structure()])
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 

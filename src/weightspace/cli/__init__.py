@@ -1,0 +1,1 @@
+"""The ``weightspace`` command line: a thin shell over the Python API."""

@@ -1,0 +1,53 @@
+"""Entry point of the ``weightspace`` command: builds the parser and maps errors to exit codes.
+
+Exit codes: 0 success, 1 bad input or state (a :class:`WeightspaceError`: one line on stderr naming
+the file and the problem), 2 bad command-line usage (argparse), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from weightspace._version import __version__
+from weightspace.cli import demo_cmd, library_cmd
+from weightspace.errors import WeightspaceError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (each command module adds its sub-commands)."""
+    parser = argparse.ArgumentParser(
+        prog="weightspace",
+        description=(
+            "Build, store, describe, compare, probe and map trained neural networks "
+            "from their weights alone."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"weightspace {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    library_cmd.register(commands)
+    demo_cmd.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.run(args)
+    except WeightspaceError as exc:
+        print(f"weightspace: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("weightspace: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

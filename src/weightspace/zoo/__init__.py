@@ -1,0 +1,1 @@
+"""Model zoos: datasets, architectures, hyper-parameter spaces, training."""
