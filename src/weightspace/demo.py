@@ -66,10 +66,10 @@ def build_demo_library(out: str | Path, *, n_models: int = 12, seed: int = 0) ->
         files, records = [], []
         for epoch in range(41):
             if epoch:
-                for batch in torch.randperm(n_train).split(64):
+                for batch in torch.randperm(n_train).split(64):  # type: ignore[no-untyped-call]
                     optimizer.zero_grad()
                     loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
-                    loss.backward()
+                    loss.backward()  # type: ignore[no-untyped-call]
                     optimizer.step()
             if epoch % 10 == 0:
                 path = ckpt_dir / f"model{i:02d}_epoch{epoch:02d}.{fmt}"
@@ -120,8 +120,9 @@ def _state_numpy(model: object) -> dict[str, np.ndarray]:
 
 
 def _write_npz(model: object, path: Path) -> None:
+    arrays: dict[str, object] = dict(_state_numpy(model))
     with path.open("wb") as f:
-        np.savez(f, **_state_numpy(model))
+        np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
 def _write_h5(model: object, path: Path) -> None:

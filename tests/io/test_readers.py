@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,17 @@ import torch
 from weightspace import WeightSet, detect_format, load_weights
 from weightspace.io.safetensors_format import map_tensors
 
-ROLES_OF_CNN = ["kernel", "bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var", "other", "kernel", "bias"]
+ROLES_OF_CNN = [
+    "kernel",
+    "bias",
+    "bn_gamma",
+    "bn_beta",
+    "bn_mean",
+    "bn_var",
+    "other",
+    "kernel",
+    "bias",
+]
 
 
 def nws_vector(model: torch.nn.Module) -> np.ndarray:
@@ -45,7 +54,9 @@ def test_torch_save_state_dict(tmp_path, cnn):
 def test_torch_nested_training_checkpoint(tmp_path, cnn):
     path = tmp_path / "ckpt.pth"
     opt = torch.optim.Adam(cnn.parameters())
-    torch.save({"epoch": 3, "model_state_dict": cnn.state_dict(), "optimizer": opt.state_dict()}, path)
+    torch.save(
+        {"epoch": 3, "model_state_dict": cnn.state_dict(), "optimizer": opt.state_dict()}, path
+    )
     np.testing.assert_array_equal(load_weights(path).vector(), nws_vector(cnn))
 
 
@@ -75,8 +86,12 @@ def _is_memory_mapped(array: np.ndarray) -> bool:
     return False
 
 
-def test_safetensors_file_is_memory_mapped(tmp_path, cnn):
+def test_safetensors_file_is_memory_mapped(tmp_path, cnn, monkeypatch):
     from safetensors.torch import save_file
+
+    from weightspace.io import safetensors_format
+
+    monkeypatch.setattr(safetensors_format, "MMAP_THRESHOLD", 0)  # a "large" file
 
     path = tmp_path / "model.safetensors"
     save_file(cnn.state_dict(), str(path))
@@ -111,10 +126,15 @@ def test_hugging_face_transformer_checkpoint(tmp_path):
     assert roles["transformer.h.0.ln_1.bias"] == "bn_beta"
     assert roles["transformer.wte.weight"] == "kernel"
     # natural order: block 1 after block 0, layers of a block contiguous
-    assert ws.names.index("transformer.h.1.ln_1.weight") > ws.names.index("transformer.h.0.mlp.c_proj.bias")
+    assert ws.names.index("transformer.h.1.ln_1.weight") > ws.names.index(
+        "transformer.h.0.mlp.c_proj.bias"
+    )
     state = {k: v for k, v in model.state_dict().items() if k in ws}
     assert ws.n_params == sum(v.numel() for v in state.values())
-    np.testing.assert_array_equal(ws["transformer.h.1.mlp.c_fc.weight"].array, state["transformer.h.1.mlp.c_fc.weight"].numpy())
+    np.testing.assert_array_equal(
+        ws["transformer.h.1.mlp.c_fc.weight"].array,
+        state["transformer.h.1.mlp.c_fc.weight"].numpy(),
+    )
 
 
 def _keras_model():
@@ -150,7 +170,16 @@ def test_keras_files_written_by_keras(tmp_path, suffix):
     model.save(path)
     ws = load_weights(path)
     assert detect_format(path) == ("keras-zip" if suffix == ".keras" else "keras-h5")
-    assert [t.role for t in ws] == ["kernel", "bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var", "kernel", "bias"]
+    assert [t.role for t in ws] == [
+        "kernel",
+        "bias",
+        "bn_gamma",
+        "bn_beta",
+        "bn_mean",
+        "bn_var",
+        "kernel",
+        "bias",
+    ]
     assert ws.tensors[0].shape == (4, 1, 3, 3)  # transposed from Keras (3, 3, 1, 4)
     assert len(ws.layers) == 2
     np.testing.assert_array_equal(ws.vector(), _keras_expected(model))
@@ -187,16 +216,22 @@ def test_keras2_layout_written_with_h5py(tmp_path):
 def test_onnx_export_of_torch_model(tmp_path):
     pytest.importorskip("onnxscript")
     gen = torch.Generator().manual_seed(1)
-    model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3)).eval()
+    model = torch.nn.Sequential(
+        torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3)
+    ).eval()
     path = tmp_path / "model.onnx"
-    torch.onnx.export(model, (torch.randn(2, 6, generator=gen),), str(path), dynamo=True, verbose=False)
+    torch.onnx.export(
+        model, (torch.randn(2, 6, generator=gen),), str(path), dynamo=True, verbose=False
+    )
     ws = load_weights(path)
     assert detect_format(path) == "onnx"
     assert [t.role for t in ws.float_tensors] == ["kernel", "bias", "kernel", "bias"]
     np.testing.assert_array_equal(ws.vector(), load_weights(model).vector())
 
 
-@pytest.mark.filterwarnings("ignore")  # torch's legacy exporter warns about itself; the file is real
+@pytest.mark.filterwarnings(
+    "ignore"
+)  # torch's legacy exporter warns about itself; the file is real
 def test_onnx_batchnorm_roles_from_graph(tmp_path, cnn):
     path = tmp_path / "bn.onnx"
     cnn.train()

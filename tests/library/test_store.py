@@ -33,9 +33,13 @@ def test_round_trip_is_bit_exact(lib, cnn):
         for a, b in zip(back, ws, strict=True):
             assert a.array.tobytes() == b.array.tobytes()
             assert a.array.dtype == b.array.dtype
-    np.testing.assert_array_equal(lib.snapshot_matrix(model_id), np.stack([s.vector() for s in snaps]))
+    np.testing.assert_array_equal(
+        lib.snapshot_matrix(model_id), np.stack([s.vector() for s in snaps])
+    )
     assert lib.get(model_id).vector().tobytes() == snaps[-1].vector().tobytes()
-    assert [w.vector().tobytes() for w in lib.snapshots_of(model_id)] == [s.vector().tobytes() for s in snaps]
+    assert [w.vector().tobytes() for w in lib.snapshots_of(model_id)] == [
+        s.vector().tobytes() for s in snaps
+    ]
 
 
 def test_export_round_trip(lib, cnn, tmp_path):
@@ -83,7 +87,8 @@ def test_matrix_and_batches(lib, rng):
         lib.matrix()
     m = lib.matrix(length=16)
     assert m.shape == (2, 16)
-    assert m[0, 0] == lib.vector(small)[0] and m[1, -1] == lib.vector(large)[-1]
+    assert m[0, 0] == lib.vector(small)[0]
+    assert m[1, -1] == lib.vector(large)[-1]
     vecs = lib.vectors()
     assert [v.shape for v in vecs] == [(12,), (20,)]
     batches = list(lib.iter_batches(batch_size=1))
@@ -144,7 +149,8 @@ def test_remove(lib, cnn):
     b = lib.add(cnn)
     lib.remove(a)
     assert lib.ids() == [b]
-    assert a not in lib and b in lib
+    assert a not in lib
+    assert b in lib
     assert len(list((lib.path / "weights").iterdir())) == 1
     assert lib.snapshot_table()["model"].tolist() == [b]
 

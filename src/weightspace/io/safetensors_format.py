@@ -37,6 +37,8 @@ __all__ = [
 ORDER_KEY = "weightspace.order"
 ROLES_KEY = "weightspace.roles"
 LAYERS_KEY = "weightspace.layers"
+#: Files at least this large are memory-mapped; smaller ones are read in one call.
+MMAP_THRESHOLD = 16 * 2**20
 
 _DTYPES: dict[str, np.dtype[Any]] = {
     "F64": np.dtype("<f8"),
@@ -80,12 +82,18 @@ def read_header(path: Path) -> tuple[int, dict[str, Any]]:
 def map_tensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Map every tensor of a safetensors file without reading it: ``(name -> array, metadata)``.
 
-    The arrays are read-only views of one memory map of the file (BF16 as raw 2-byte values).
+    The arrays are read-only views of one memory map of the file (BF16 as raw 2-byte values);
+    files under :data:`MMAP_THRESHOLD` bytes are read into memory in one call instead.
     """
     data_start, header = read_header(path)
     metadata = header.pop("__metadata__", None) or {}
-    data_len = path.stat().st_size - data_start
-    buffer = np.memmap(path, dtype=np.uint8, mode="r") if data_len > 0 else np.empty(0, np.uint8)
+    size = path.stat().st_size
+    data_len = size - data_start
+    if size >= MMAP_THRESHOLD:
+        buffer = np.memmap(path, dtype=np.uint8, mode="r")
+    else:  # one read beats setting up a memory map for small files
+        buffer = np.fromfile(path, dtype=np.uint8)
+        buffer.flags.writeable = False
     arrays = {
         name: _tensor(path, name, info, buffer, data_start, data_len)
         for name, info in header.items()

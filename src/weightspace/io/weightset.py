@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal, cast
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -86,7 +86,7 @@ class WeightTensor:
     @property
     def is_float(self) -> bool:
         """Whether the tensor is floating-point (and so part of the canonical vector)."""
-        return bool(np.issubdtype(self.array.dtype, np.floating))
+        return self.array.dtype.kind == "f"
 
     def __repr__(self) -> str:
         return (
@@ -202,7 +202,7 @@ class WeightSet:
         """Layer names in canonical order."""
         return tuple(dict.fromkeys(t.layer for t in self.tensors))
 
-    @property
+    @cached_property
     def float_tensors(self) -> tuple[WeightTensor, ...]:
         """The tensors that make up the canonical vector."""
         return tuple(t for t in self.tensors if t.is_float)
@@ -322,4 +322,4 @@ def _as_set(value: str | Sequence[str] | None, known: Sequence[str], what: str) 
         raise WeightspaceError(
             f"unknown {what}{'s' if len(unknown) > 1 else ''} {unknown}; known: {list(known)}"
         )
-    return cast(set[str], wanted)
+    return wanted

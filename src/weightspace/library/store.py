@@ -39,7 +39,7 @@ from weightspace.io.weightset import WeightSet
 from weightspace.library import schema
 from weightspace.library.lock import write_lock
 from weightspace.library.records import LibraryInfo, SnapshotRecord
-from weightspace.library.weightfile import ModelFile, structure_of, write_model_file
+from weightspace.library.weightfile import ModelFile, read_vector, structure_of, write_model_file
 from weightspace.vectors import stack_resampled
 
 __all__ = ["Batch", "Library"]
@@ -435,10 +435,20 @@ class Library:
         sql = "SELECT id FROM models" + (f" WHERE {where}" if where else "") + " ORDER BY id"
         return [int(r[0]) for r in self._run_readonly(sql, params).fetchall()]
 
+    def _files(self, ids: Sequence[int]) -> list[Path]:
+        known = dict(self._conn().execute("SELECT id, file FROM models").fetchall())
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise LibraryError(
+                f"{self.path}: no model(s) with id {missing[:10]}; list them with "
+                f"`weightspace library list {self.path}`"
+            )
+        return [self.path / known[i] for i in ids]
+
     def vectors(self, ids: Sequence[int] | None = None, *, snapshot: int = -1) -> list[np.ndarray]:
         """Canonical vectors (copies) of many models: a ragged list."""
-        chosen = self.ids() if ids is None else list(ids)
-        return [np.array(self.vector(i, snapshot)) for i in chosen]
+        chosen = self.ids() if ids is None else [int(i) for i in ids]
+        return [read_vector(path, snapshot) for path in self._files(chosen)]
 
     def matrix(
         self, ids: Sequence[int] | None = None, *, snapshot: int = -1, length: int | None = None
@@ -448,8 +458,7 @@ class Library:
         Without ``length`` all models need the same number of weights; with it, each vector is
         resampled to ``length`` by linear interpolation (:func:`weightspace.resample`).
         """
-        chosen = self.ids() if ids is None else list(ids)
-        return stack_resampled([self.vector(i, snapshot) for i in chosen], length)
+        return stack_resampled(self.vectors(ids, snapshot=snapshot), length)
 
     def iter_batches(
         self,
@@ -462,10 +471,11 @@ class Library:
         """Iterate over models in batches; only one batch of vectors is in memory at a time."""
         if batch_size < 1:
             raise LibraryError(f"batch_size must be >= 1; got {batch_size}")
-        chosen = self.ids() if ids is None else list(ids)
+        chosen = self.ids() if ids is None else [int(i) for i in ids]
+        files = self._files(chosen)
         for start in range(0, len(chosen), batch_size):
             part = tuple(chosen[start : start + batch_size])
-            vecs = [np.array(self.vector(i, snapshot)) for i in part]
+            vecs = [read_vector(p, snapshot) for p in files[start : start + batch_size]]
             yield Batch(part, stack_resampled(vecs, length) if length is not None else vecs)
 
     # ------------------------------------------------------------------ queries
