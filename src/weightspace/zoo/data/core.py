@@ -72,11 +72,20 @@ def _readonly(array: NDArray[np.generic]) -> NDArray[np.generic]:
 
 
 def _check_split(
-    name: str, split: str, x: NDArray[np.generic], y: NDArray[np.generic], input_shape: tuple[int, ...], n_classes: int
+    name: str,
+    split: str,
+    x: NDArray[np.generic],
+    y: NDArray[np.generic],
+    input_shape: tuple[int, ...],
+    n_classes: int,
 ) -> None:
     where = f"dataset {name!r}, {split} split"
+    if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
+        raise DatasetError(f"{where}: inputs and labels must be numpy arrays")
     if x.dtype != np.float32 or y.dtype != np.int64:
-        raise DatasetError(f"{where}: expected float32 inputs and int64 labels, got {x.dtype} and {y.dtype}")
+        raise DatasetError(
+            f"{where}: expected float32 inputs and int64 labels, got {x.dtype} and {y.dtype}"
+        )
     if x.shape[1:] != input_shape or y.ndim != 1 or len(x) != len(y):
         raise DatasetError(
             f"{where}: expected inputs (N, {', '.join(map(str, input_shape))}) and labels (N,), "
@@ -85,7 +94,9 @@ def _check_split(
     if x.size and (float(x.min()) < 0.0 or float(x.max()) > 1.0 or not np.isfinite(x).all()):
         raise DatasetError(f"{where}: inputs must be finite and scaled to [0, 1]")
     if y.size and (int(y.min()) < 0 or int(y.max()) >= n_classes):
-        raise DatasetError(f"{where}: labels must lie in [0, {n_classes}), got {y.min()}..{y.max()}")
+        raise DatasetError(
+            f"{where}: labels must lie in [0, {n_classes}), got {y.min()}..{y.max()}"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,7 +150,9 @@ class Dataset:
         object.__setattr__(self, "input_shape", shape)
         object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
         if len(shape) not in (2, 3):
-            raise DatasetError(f"dataset {self.name!r}: input_shape must be (C, H, W) or (C, L), got {shape}")
+            raise DatasetError(
+                f"dataset {self.name!r}: input_shape must be (C, H, W) or (C, L), got {shape}"
+            )
         if len(self.class_names) != self.n_classes:
             raise DatasetError(
                 f"dataset {self.name!r}: {len(self.class_names)} class names for {self.n_classes} classes"
@@ -234,7 +247,9 @@ def stratified_holdout(
     return keep.astype(np.int64), hold.astype(np.int64)
 
 
-def split_validation(raw: RawDataset, *, name: str, seed: int, val_fraction: float = 0.1) -> Dataset:
+def split_validation(
+    raw: RawDataset, *, name: str, seed: int, val_fraction: float = 0.1
+) -> Dataset:
     """Hold out a class-balanced validation split of ``raw``'s training data.
 
     Parameters
@@ -307,8 +322,13 @@ def resize_images(images: NDArray[np.generic], size: tuple[int, int]) -> FloatAr
         return as_float(images)
     out = np.empty((images.shape[0], images.shape[1], *size), dtype=np.float32)
     for start in range(0, images.shape[0], _RESIZE_CHUNK):
-        chunk = torch.from_numpy(np.ascontiguousarray(as_float(images[start : start + _RESIZE_CHUNK])))
-        resized = F.interpolate(chunk, size=size, mode="bilinear", antialias=True, align_corners=False)
+        # a writable, contiguous copy: torch warns on (and must not share) the read-only input
+        chunk = torch.from_numpy(
+            np.array(as_float(images[start : start + _RESIZE_CHUNK]), order="C")
+        )
+        resized = F.interpolate(
+            chunk, size=size, mode="bilinear", antialias=True, align_corners=False
+        )
         out[start : start + _RESIZE_CHUNK] = resized.clamp_(0.0, 1.0).numpy()
     return out
 
@@ -361,7 +381,9 @@ def to_common_shape(dataset: Dataset, shape: tuple[int, int, int] = (3, 32, 32))
     """
     target = tuple(int(s) for s in shape)
     if len(target) != 3 or min(target) < 1:
-        raise DatasetError(f"to_common_shape: shape must be (C, H, W) of positive ints, got {shape!r}")
+        raise DatasetError(
+            f"to_common_shape: shape must be (C, H, W) of positive ints, got {shape!r}"
+        )
     if len(dataset.input_shape) != 3:
         raise DatasetError(
             f"to_common_shape: dataset {dataset.name!r} holds 1-D signals of shape {dataset.input_shape}; "
@@ -376,6 +398,11 @@ def to_common_shape(dataset: Dataset, shape: tuple[int, int, int] = (3, 32, 32))
     if dataset.input_shape == target:
         return dataset
     c, h, w = target
-    converted = {f"x_{s}": _convert_images(getattr(dataset, f"x_{s}"), (c, h, w)) for s in ("train", "val", "test")}
-    note = f" Converted to {c}x{h}x{w}."
-    return replace(dataset, input_shape=target, description=dataset.description + note, **converted)
+    return replace(
+        dataset,
+        x_train=_convert_images(dataset.x_train, (c, h, w)),
+        x_val=_convert_images(dataset.x_val, (c, h, w)),
+        x_test=_convert_images(dataset.x_test, (c, h, w)),
+        input_shape=target,
+        description=f"{dataset.description} Converted to {c}x{h}x{w}.",
+    )

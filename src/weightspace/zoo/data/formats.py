@@ -7,6 +7,7 @@ Images come back as uint8 ``(N, C, H, W)``, labels as int64 starting at 0.
 from __future__ import annotations
 
 import gzip
+import importlib
 import pickle
 import zlib
 from collections.abc import Sequence
@@ -43,7 +44,9 @@ def _error(path: Path, problem: str) -> DatasetFormatError:
     return DatasetFormatError(f"{path}: {problem}")
 
 
-def find_file(directories: Sequence[Path], name: str, *, dataset: str, hint: str, gz: bool = True) -> Path:
+def find_file(
+    directories: Sequence[Path], name: str, *, dataset: str, hint: str, gz: bool = True
+) -> Path:
     """Return the first of ``directory / name`` (or ``name.gz``) that exists.
 
     Raises
@@ -75,7 +78,9 @@ def _read_bytes(path: Path) -> bytes:
     except FileNotFoundError:
         raise DatasetNotFoundError(f"{path}: file not found") from None
     except (OSError, EOFError, zlib.error) as exc:
-        raise _error(path, f"cannot read ({exc}); the file is truncated or not gzip, download it again") from exc
+        raise _error(
+            path, f"cannot read ({exc}); the file is truncated or not gzip, download it again"
+        ) from exc
 
 
 def read_idx(path: Path, *, magic: int | None = None) -> NDArray[Any]:
@@ -95,7 +100,9 @@ def read_idx(path: Path, *, magic: int | None = None) -> NDArray[Any]:
     """
     raw = _read_bytes(path)
     if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES:
-        raise _error(path, f"not an IDX file: bad magic number {raw[:4].hex() or 'none'} (expected 0000080N)")
+        raise _error(
+            path, f"not an IDX file: bad magic number {raw[:4].hex() or 'none'} (expected 0000080N)"
+        )
     found = int.from_bytes(raw[:4], "big")
     if magic is not None and found != magic:
         raise _error(path, f"wrong IDX magic number 0x{found:08x}, expected 0x{magic:08x}")
@@ -108,13 +115,16 @@ def read_idx(path: Path, *, magic: int | None = None) -> NDArray[Any]:
     expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     if len(raw) != expected:
         raise _error(
-            path, f"{len(raw)} bytes, expected {expected} for shape {dims}; the file is truncated or corrupt"
+            path,
+            f"{len(raw)} bytes, expected {expected} for shape {dims}; the file is truncated or corrupt",
         )
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
     return data.astype(dtype.newbyteorder("="))
 
 
-def read_idx_pair(images: Path, labels: Path, *, n_classes: int = 10) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+def read_idx_pair(
+    images: Path, labels: Path, *, n_classes: int = 10
+) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
     """Read matching IDX image and label files as ``(N, 1, H, W)`` uint8 and ``(N,)`` int64."""
     x = read_idx(images, magic=IDX_MAGIC_IMAGES)
     y = read_idx(labels, magic=IDX_MAGIC_LABELS).astype(np.int64)
@@ -143,7 +153,9 @@ def read_cifar10_bin(path: Path) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
     records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, _CIFAR_RECORD)
     labels = records[:, 0].astype(np.int64)
     if int(labels.max()) > 9:
-        raise _error(path, f"label byte {int(labels.max())} out of range 0..9; not a CIFAR-10 batch")
+        raise _error(
+            path, f"label byte {int(labels.max())} out of range 0..9; not a CIFAR-10 batch"
+        )
     return records[:, 1:].reshape(-1, 3, 32, 32).copy(), labels
 
 
@@ -192,13 +204,20 @@ def read_cifar10_py(path: Path) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
     except FileNotFoundError:
         raise DatasetNotFoundError(f"{path}: file not found") from None
     except pickle.UnpicklingError as exc:
-        raise _error(path, f"refused or corrupt pickle ({exc}); only dicts, lists and arrays are read") from exc
+        raise _error(
+            path, f"refused or corrupt pickle ({exc}); only dicts, lists and arrays are read"
+        ) from exc
     except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         raise _error(path, f"corrupt or truncated pickle ({type(exc).__name__}: {exc})") from exc
     if not isinstance(batch, dict):
         raise _error(path, f"expected a pickled dict, got {type(batch).__name__}")
     data, labels = _get(batch, "data"), _get(batch, "labels")
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+    if (
+        not isinstance(data, np.ndarray)
+        or data.dtype != np.uint8
+        or data.ndim != 2
+        or data.shape[1] != 3072
+    ):
         got = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise _error(path, f"'data' must be a uint8 array of shape (N, 3072), got {got}")
     if not isinstance(labels, list | np.ndarray) or len(labels) != len(data):
@@ -217,7 +236,7 @@ def read_svhn_mat(path: Path) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
     images : ndarray of shape (N, 3, 32, 32), uint8
     labels : ndarray of shape (N,), int64 in 0..9
     """
-    from scipy.io import loadmat
+    loadmat = importlib.import_module("scipy.io").loadmat  # scipy ships no type stubs
 
     if not path.is_file():
         raise DatasetNotFoundError(f"{path}: file not found")
@@ -249,7 +268,8 @@ def read_stl10_images(path: Path) -> NDArray[np.uint8]:
     raw = _read_bytes(path)
     if not raw or len(raw) % _STL_IMAGE:
         raise _error(
-            path, f"{len(raw)} bytes is not a whole number of {_STL_IMAGE}-byte STL-10 images; truncated or corrupt"
+            path,
+            f"{len(raw)} bytes is not a whole number of {_STL_IMAGE}-byte STL-10 images; truncated or corrupt",
         )
     images = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3, 96, 96)
     return np.ascontiguousarray(images.transpose(0, 1, 3, 2))

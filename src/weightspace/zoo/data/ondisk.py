@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from weightspace.zoo.data.core import DatasetError, RawDataset, data_dir, resize_images, uint8_to_float
+from weightspace.zoo.data.core import (
+    DatasetError,
+    RawDataset,
+    data_dir,
+    resize_images,
+    uint8_to_float,
+)
 from weightspace.zoo.data.formats import (
     find_file,
     read_cifar10_bin,
@@ -37,7 +43,18 @@ FASHION_NAMES = (
     "Bag",
     "Ankle boot",
 )
-CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10_NAMES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 STL10_NAMES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck")
 
 
@@ -68,7 +85,12 @@ def load_mnist(root: Path | None = None) -> RawDataset:
     )
     x, y, xt, yt = _idx_dataset([base / "MNIST" / "raw", base / "MNIST", base], "MNIST", hint)
     return RawDataset(
-        uint8_to_float(x), y, uint8_to_float(xt), yt, DIGIT_NAMES, "MNIST (IDX files): official train/test."
+        uint8_to_float(x),
+        y,
+        uint8_to_float(xt),
+        yt,
+        DIGIT_NAMES,
+        "MNIST (IDX files): official train/test.",
     )
 
 
@@ -147,7 +169,7 @@ def load_svhn(root: Path | None = None, *, extra: bool = False) -> RawDataset:
     hint = "Get train_32x32.mat and test_32x32.mat from http://ufldl.stanford.edu/housenumbers/ and put them there."
     names = ["train_32x32.mat", "test_32x32.mat"] + (["extra_32x32.mat"] if extra else [])
     parts = [read_svhn_mat(find_file(dirs, n, dataset="SVHN", hint=hint, gz=False)) for n in names]
-    train = [parts[0]] + parts[2:]
+    train = [parts[0], *parts[2:]]
     x = np.concatenate([p[0] for p in train])
     y = np.concatenate([p[1] for p in train])
     note = " with the extra set" if extra else ""
@@ -178,9 +200,12 @@ def load_stl10(root: Path | None = None, *, size: int = 32) -> RawDataset:
     hint = "Extract stl10_binary.tar.gz from https://cs.stanford.edu/~acoates/stl10/ there."
     splits = {}
     for split in ("train", "test"):
-        images = read_stl10_images(find_file(dirs, f"{split}_X.bin", dataset="STL-10", hint=hint, gz=False))
+        images = read_stl10_images(
+            find_file(dirs, f"{split}_X.bin", dataset="STL-10", hint=hint, gz=False)
+        )
         labels = read_stl10_labels(
-            find_file(dirs, f"{split}_y.bin", dataset="STL-10", hint=hint, gz=False), n_images=len(images)
+            find_file(dirs, f"{split}_y.bin", dataset="STL-10", hint=hint, gz=False),
+            n_images=len(images),
         )
         splits[split] = (resize_images(images, (size, size)), labels)
     return RawDataset(
