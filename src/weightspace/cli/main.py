@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from weightspace._version import __version__
-from weightspace.cli import demo_cmd, library_cmd
+from weightspace.cli import demo_cmd, library_cmd, zoo_cmd
 from weightspace.errors import WeightspaceError
 
 __all__ = ["build_parser", "main"]
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     library_cmd.register(commands)
+    zoo_cmd.register(commands)
     demo_cmd.register(commands)
     return parser
 

@@ -89,6 +89,7 @@ def map_tensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     metadata = header.pop("__metadata__", None) or {}
     size = path.stat().st_size
     data_len = size - data_start
+    buffer: np.ndarray
     if size >= MMAP_THRESHOLD:
         buffer = np.memmap(path, dtype=np.uint8, mode="r")
     else:  # one read beats setting up a memory map for small files

@@ -80,7 +80,7 @@ def read_vector(path: Path, snapshot: int = -1) -> np.ndarray:
             f.seek(8 + int.from_bytes(head, "little") + int(info["data_offsets"][0])
                    + (snapshot % n_snap) * n_params * 4)  # fmt: skip
             out = np.empty(n_params, dtype="<f4")
-            if f.readinto(memoryview(out).cast("B")) != out.nbytes:
+            if f.readinto(out.data.cast("B")) != out.nbytes:
                 raise LibraryError(f"{path}: truncated weight file")
     except FileNotFoundError:
         raise LibraryError(

@@ -50,13 +50,17 @@ class EarlyStopping:
         for name in ("min_epochs", "max_epochs", "falling", "below_smoothed", "stationary"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise WeightspaceError(f"EarlyStopping.{name} must be a positive integer; got {value!r}")
+                raise WeightspaceError(
+                    f"EarlyStopping.{name} must be a positive integer; got {value!r}"
+                )
         if self.max_epochs < self.min_epochs:
             raise WeightspaceError(
                 f"EarlyStopping.max_epochs ({self.max_epochs}) is below min_epochs ({self.min_epochs})"
             )
         if not 0.0 <= self.smoothing < 1.0:
-            raise WeightspaceError(f"EarlyStopping.smoothing must be in [0, 1); got {self.smoothing}")
+            raise WeightspaceError(
+                f"EarlyStopping.smoothing must be in [0, 1); got {self.smoothing}"
+            )
 
     def start(self) -> StopState:
         """A fresh state for one training."""
@@ -114,7 +118,9 @@ def kept_exports(n_exports: int, n_snapshots: int = 20) -> list[int]:
     [0, 1, 2]
     """
     if n_exports < 1 or n_snapshots < 1:
-        raise WeightspaceError(f"need n_exports >= 1 and n_snapshots >= 1; got {n_exports}, {n_snapshots}")
+        raise WeightspaceError(
+            f"need n_exports >= 1 and n_snapshots >= 1; got {n_exports}, {n_snapshots}"
+        )
     if n_exports <= n_snapshots:
         return list(range(n_exports))
     # round half to even as numpy does; the ends are exact

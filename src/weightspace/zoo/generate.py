@@ -1,0 +1,328 @@
+"""Zoo generation: sample configs, train them (batched, over worker processes), store them, resume.
+
+Every model of a plan has a key, a hash of the plan's defining fields and the model's config and
+index. Generation writes each finished model (all its snapshots and metadata) into the library in
+one atomic transaction, with its key in the ``zoo_key`` column; a rerun of the same plan skips the
+keys already there, so a killed run loses at most the models in training and never duplicates one.
+
+Training runs in worker processes (``workers``); the parent process is the only writer. Models that
+share a dataset, a batch size and an architecture are trained together by the batched trainer when
+it is available.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from weightspace.errors import WeightspaceError
+from weightspace.io.weightset import Role
+from weightspace.library import Library
+from weightspace.zoo.data.core import Dataset, stratified_holdout, to_common_shape
+from weightspace.zoo.early_stopping import EarlyStopping
+from weightspace.zoo.presets import ZooPlan
+from weightspace.zoo.space import Config, HyperSpace
+from weightspace.zoo.train import TrainConfig, TrainResult
+
+__all__ = ["GenerateReport", "ModelSpec", "generate_zoo", "plan_models"]
+
+#: Models trained together in one worker task (the unit of work lost when a run is killed).
+DEFAULT_GROUP = 16
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a plan: its index, key and sampled hyper-parameters."""
+
+    index: int
+    key: str
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GenerateReport:
+    """What a :func:`generate_zoo` call did."""
+
+    planned: int
+    already_done: int
+    trained: int
+    seconds: float
+
+
+def _plan_fingerprint(plan: ZooPlan) -> str:
+    fields = asdict(plan)
+    fields.pop("description", None)
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
+def plan_models(plan: ZooPlan) -> list[ModelSpec]:
+    """The models of a plan, in order; deterministic for the plan."""
+    space = plan.hyperspace()
+    configs = _sample(plan, space)
+    base = _plan_fingerprint(plan)
+    out = []
+    for index, config in enumerate(configs):
+        values = config.to_dict()
+        digest = hashlib.sha1(
+            f"{base}|{index}|{json.dumps(values, sort_keys=True, default=str)}".encode()
+        )
+        out.append(ModelSpec(index, digest.hexdigest()[:16], values))
+    return out
+
+
+def _sample(plan: ZooPlan, space: HyperSpace) -> list[Config]:
+    if plan.grid:
+        return [c for _ in range(plan.n) for c in space.grid()]
+    wanted = {k: set(space[k].grid() or ()) for k in plan.cover}
+    for attempt in range(100):
+        configs = space.sample(plan.n, plan.seed + 1_000_003 * attempt)
+        if all({c[k] for c in configs} >= values for k, values in wanted.items()):
+            return configs
+    raise WeightspaceError(
+        f"zoo plan: {plan.n} models cannot cover every value of {list(plan.cover)}; "
+        "raise n or drop keys from cover"
+    )
+
+
+def _train_config(spec: ModelSpec, plan: ZooPlan) -> TrainConfig:
+    c = spec.config
+    epochs = c.get("epochs")
+    if epochs is not None:
+        n = min(int(epochs), plan.max_epochs)
+        stopping = EarlyStopping(min_epochs=n, max_epochs=n)
+    else:
+        stopping = EarlyStopping(min_epochs=plan.min_epochs, max_epochs=plan.max_epochs)
+    return TrainConfig(
+        optimizer=c.get("optimizer", "adam"),
+        lr=float(c.get("learning_rate", 1e-3)),
+        lr_decay=float(c.get("lr_decay", 1.0)),
+        momentum=float(c.get("momentum", 0.95)),
+        weight_decay=float(c.get("weight_decay", 0.0)),
+        batch_size=int(c.get("batch_size", 64)),
+        augment=bool(c.get("augmentation", False)),
+        seed=int(c.get("seed", 0)),
+        stopping=stopping,
+        n_snapshots=plan.n_snapshots,
+    )
+
+
+# ------------------------------------------------------------------------------ worker side
+_DATA_CACHE: dict[tuple[str, int, Any, Any], Dataset] = {}
+
+
+def _dataset(name: str, plan: ZooPlan) -> Dataset:
+    from weightspace.zoo.datasets import load_dataset
+
+    key = (name, plan.seed, plan.input_shape, plan.train_samples)
+    if key not in _DATA_CACHE:
+        data = load_dataset(name, seed=plan.seed)
+        if plan.input_shape is not None and len(data.input_shape) == 3:
+            data = to_common_shape(data, plan.input_shape)
+        if plan.train_samples is not None and plan.train_samples < data.n_train:
+            fraction = plan.train_samples / data.n_train
+            _, keep = stratified_holdout(data.y_train, fraction, np.random.default_rng(plan.seed))
+            keep = np.sort(keep)
+            data = replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep])
+        _DATA_CACHE[key] = data
+    return _DATA_CACHE[key]
+
+
+def _build_model(space: HyperSpace, spec: ModelSpec, plan: ZooPlan, data: Dataset) -> Any:
+    import inspect
+
+    from weightspace.zoo.architectures import _REGISTRY
+
+    arch = space.architecture or ""
+    accepted = set(inspect.signature(_REGISTRY[arch]).parameters)
+    shape = data.input_shape
+    shape_kw: dict[str, Any] = {"n_classes": data.n_classes}
+    if "in_channels" in accepted:
+        shape_kw["in_channels"] = shape[0]
+    if "input_size" in accepted and len(shape) == 3:
+        shape_kw["input_size"] = shape[1]
+    if "in_features" in accepted:
+        shape_kw["in_features"] = int(np.prod(shape))
+    kwargs = shape_kw | {k: v for k, v in plan.model_overrides.items() if k in accepted}
+    return space.create_model(spec.config, **kwargs)
+
+
+def _train_group(
+    plan: ZooPlan, specs: list[ModelSpec]
+) -> list[tuple[ModelSpec, TrainResult, dict[str, Role]]]:
+    """Train a group of models that share a dataset (in a worker process)."""
+    import torch
+
+    from weightspace.io.load import load_weights
+
+    space = plan.hyperspace()
+    data = _dataset(specs[0].config["dataset"], plan)
+    models = [_build_model(space, s, plan, data) for s in specs]
+    configs = [_train_config(s, plan) for s in specs]
+    roles = [{t.name: t.role for t in load_weights(m)} for m in models]
+    results = _train(models, data, configs)
+    del torch
+    return [(s, r, ro) for s, r, ro in zip(specs, results, roles, strict=True)]
+
+
+def _train(models: list[Any], data: Dataset, configs: list[TrainConfig]) -> list[TrainResult]:
+    from weightspace.zoo.train import train_model
+
+    return [train_model(m, data, c) for m, c in zip(models, configs, strict=True)]
+
+
+def _worker_init() -> None:
+    import torch
+
+    # Each worker process is ours: one thread each, the processes give the parallelism.
+    torch.set_num_threads(1)
+
+
+# ------------------------------------------------------------------------------ parent side
+def _groups(plan: ZooPlan, specs: Sequence[ModelSpec], group_size: int) -> list[list[ModelSpec]]:
+    space = plan.hyperspace()
+    free = {"activation", "init", "dropout", "seed"}
+    buckets: dict[str, list[ModelSpec]] = defaultdict(list)
+    for s in specs:
+        structural = {k: s.config[k] for k in space.model_keys if k not in free}
+        key = json.dumps(
+            [s.config.get("dataset"), s.config.get("batch_size"), structural],
+            sort_keys=True,
+            default=str,
+        )
+        buckets[key].append(s)
+    out = []
+    for bucket in buckets.values():
+        for start in range(0, len(bucket), group_size):
+            out.append(bucket[start : start + group_size])
+    return out
+
+
+def _store(
+    lib: Library,
+    plan: ZooPlan,
+    spec: ModelSpec,
+    result: TrainResult,
+    roles: dict[str, Role],
+    seconds: float,
+) -> None:
+    from weightspace.io.torch_format import read_state_dict
+
+    snapshots = [read_state_dict(s, source=f"zoo:{spec.key}", roles=roles) for s in result.states]
+    final = result.final
+    lib.add(
+        snapshots,
+        name=f"{plan.space}-{spec.index:05d}",
+        source=f"zoo {plan.space} seed={plan.seed}",
+        hparams=spec.config,
+        metrics={
+            "test_acc": final.test_acc,
+            "val_acc": final.val_acc,
+            "train_acc": final.train_acc,
+            "test_loss": final.test_loss,
+            "epochs": result.epochs,
+            "stop_reason": result.stop_reason,
+            "train_seconds": seconds,
+        },
+        metadata={"zoo_key": spec.key, "zoo_index": spec.index, "zoo_space": plan.space},
+        snapshots=result.records,
+    )
+
+
+def done_keys(lib: Library) -> set[str]:
+    """Keys of the zoo models already in a library."""
+    if "zoo_key" not in lib.columns():
+        return set()
+    return {
+        str(k) for k in lib.sql("SELECT zoo_key FROM models WHERE zoo_key IS NOT NULL")["zoo_key"]
+    }
+
+
+def generate_zoo(
+    plan: ZooPlan,
+    out: str | os.PathLike[str],
+    *,
+    workers: int = 1,
+    group_size: int = DEFAULT_GROUP,
+    progress: bool = True,
+    on_model: Callable[[ModelSpec], None] | None = None,
+) -> GenerateReport:
+    """Train the models of ``plan`` that ``out`` does not hold yet, and add them to it.
+
+    Parameters
+    ----------
+    plan : ZooPlan
+    out : path
+        The library (created when missing).
+    workers : int, default=1
+        Worker processes (0 trains in this process).
+    group_size : int, default=16
+        Models per task; a killed run loses at most ``workers * group_size`` models in training.
+    progress : bool, default=True
+        Show a progress bar with models done and ETA.
+    """
+    start = time.perf_counter()
+    path = Path(out)
+    lib = Library(path) if (path / "weightspace.db").exists() else Library.create(path)
+    specs = plan_models(plan)
+    done = done_keys(lib)
+    todo = [s for s in specs if s.key not in done]
+    groups = _groups(plan, todo, max(1, group_size))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=len(specs), initial=len(specs) - len(todo), unit="model", desc=f"zoo {plan.space}"
+        )
+    trained = 0
+    try:
+        for results, seconds in _run_groups(plan, groups, workers):
+            for spec, result, roles in results:
+                _store(lib, plan, spec, result, roles, seconds / max(1, len(results)))
+                trained += 1
+                if bar is not None:
+                    bar.update(1)
+                if on_model is not None:
+                    on_model(spec)
+    finally:
+        if bar is not None:
+            bar.close()
+    return GenerateReport(len(specs), len(specs) - len(todo), trained, time.perf_counter() - start)
+
+
+def _run_groups(
+    plan: ZooPlan, groups: list[list[ModelSpec]], workers: int
+) -> Iterator[tuple[list[tuple[ModelSpec, TrainResult, dict[str, Role]]], float]]:
+    if workers < 0:
+        raise WeightspaceError(f"workers must be >= 0; got {workers}")
+    if workers == 0:
+        for group in groups:
+            t0 = time.perf_counter()
+            results = _train_group(plan, group)
+            yield results, time.perf_counter() - t0
+        return
+    # spawn, not fork: forking a process that already runs torch's thread pools can deadlock
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, initializer=_worker_init, mp_context=context
+    ) as pool:
+        pending: dict[Future[Any], float] = {}
+        queue = list(groups)
+        while queue or pending:
+            while queue and len(pending) < workers:
+                pending[pool.submit(_train_group, plan, queue.pop(0))] = time.perf_counter()
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                t0 = pending.pop(future)
+                yield future.result(), time.perf_counter() - t0

@@ -1,0 +1,188 @@
+"""Named zoo plans for this project's machines (``weightspace zoo generate --preset NAME``).
+
+A preset fixes everything a zoo needs: the hyper-parameter space, the number of models, the datasets,
+the common input shape, scaled-down widths for CPUs, the training budget. The faithful NWS settings
+stay the defaults of :class:`ZooPlan`; presets are the documented reductions that make a zoo finish
+here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from weightspace.errors import WeightspaceError
+from weightspace.zoo.space import HyperSpace, get_space, load_space
+
+__all__ = ["ZooPlan", "get_preset", "list_presets", "register_preset"]
+
+
+@dataclass(frozen=True)
+class ZooPlan:
+    """Everything that defines a zoo; the same plan always yields the same models.
+
+    Parameters
+    ----------
+    space : str
+        A registered hyper-parameter space (:func:`weightspace.zoo.space.list_spaces`), or the
+        path of a user space file (``.toml``/``.yaml``, see :func:`weightspace.zoo.space.load_space`).
+    n : int
+        Number of models (sampled), or, for ``grid=True``, repeats of the full grid.
+    datasets : tuple of str
+        Datasets the space's ``dataset`` parameter chooses from.
+    seed : int, default=0
+        Seed of the sampling (and of the validation splits).
+    grid : bool, default=False
+        Enumerate the space's grid instead of sampling (finite spaces such as ``schurholt-cnn``).
+    input_shape : tuple of int, optional
+        Common input shape ``(C, H, W)`` every dataset is converted to (NWS: ``(3, 32, 32)``);
+        None keeps each dataset's own shape.
+    model_overrides : dict
+        Extra keywords for the architecture (e.g. ``width_scale`` for CPU presets).
+    space_overrides : dict
+        Parameters of the space replaced before sampling (e.g. a fixed architecture).
+    min_epochs, max_epochs : int
+        The early-stopping window (NWS: at least 20 epochs).
+    n_snapshots : int, default=20
+    train_samples : int, optional
+        Use at most this many (class-balanced) training samples per dataset.
+    cover : tuple of str, default=()
+        Categorical parameters whose every value must occur in the sample (the sampling seed is
+        advanced deterministically until they do).
+    description : str
+    """
+
+    space: str
+    n: int
+    datasets: tuple[str, ...]
+    seed: int = 0
+    grid: bool = False
+    input_shape: tuple[int, int, int] | None = (3, 32, 32)
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    space_overrides: dict[str, Any] = field(default_factory=dict)
+    min_epochs: int = 20
+    max_epochs: int = 300
+    n_snapshots: int = 20
+    train_samples: int | None = None
+    cover: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
+            raise WeightspaceError(f"zoo plan: n must be a positive integer; got {self.n!r}")
+        if not self.datasets:
+            raise WeightspaceError("zoo plan: give at least one dataset (--datasets a,b,...)")
+        if self.min_epochs > self.max_epochs:
+            raise WeightspaceError(
+                f"zoo plan: min_epochs ({self.min_epochs}) is above max_epochs ({self.max_epochs}); "
+                "lower --min-epochs or raise --max-epochs"
+            )
+
+    def hyperspace(self) -> HyperSpace:
+        """The space with the plan's datasets and overrides.
+
+        ``space`` is a registered name, or the path of a ``.toml``/``.yaml`` space file.
+        """
+        if self.space.lower().endswith((".toml", ".yaml", ".yml")):
+            space = load_space(self.space).replace(dataset=list(self.datasets))
+        else:
+            space = get_space(self.space, datasets=self.datasets)
+        return space.replace(**self.space_overrides) if self.space_overrides else space
+
+    def with_(self, **changes: Any) -> ZooPlan:
+        """A copy with fields changed (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+_PRESETS: dict[str, Callable[[], ZooPlan]] = {}
+
+
+def register_preset(name: str, factory: Callable[[], ZooPlan]) -> None:
+    """Register a preset under ``name`` (a factory returning a :class:`ZooPlan`)."""
+    _PRESETS[name] = factory
+
+
+def list_presets() -> list[str]:
+    """Names of the registered presets."""
+    return sorted(_PRESETS)
+
+
+def get_preset(name: str) -> ZooPlan:
+    """The plan of a preset."""
+    if name not in _PRESETS:
+        raise WeightspaceError(f"unknown preset {name!r}; choose one of {list_presets()}")
+    return _PRESETS[name]()
+
+
+# A small NWS CNN for CPUs: the fixed NWS architecture (filter 5 -> 3, 3 conv + 2 FC layers) with
+# widths scaled down, on 16 x 16 inputs. Optimizer, activation, initialization, learning rate,
+# batch size and augmentation are sampled from the NWS space as they are.
+_SMALL_NWS = {
+    "filter_size": 3,
+    "conv_layers": 3,
+    "fc_layers": 2,
+    "conv_width": 4,
+    "fc_width": 64,
+}
+
+register_preset(
+    "demo",
+    lambda: ZooPlan(
+        space="nws",
+        n=160,
+        datasets=("digits", "mnist10k", "shapes", "textures"),
+        input_shape=(3, 16, 16),
+        space_overrides=_SMALL_NWS | {"batch_size": [32, 64]},
+        min_epochs=20,
+        max_epochs=20,
+        train_samples=1600,
+        cover=("dataset", "optimizer", "activation", "init", "augmentation"),
+        description=(
+            "160 small NWS CNNs (filter 3, 3 conv + 2 FC layers, widths 4/64, 16x16 inputs, "
+            "1,600 training images) on digits, mnist10k, shapes and textures; every NWS optimizer, "
+            "activation and initialization; exactly 20 epochs (the NWS minimum); about 5 minutes "
+            "on 2 cores"
+        ),
+    ),
+)
+
+register_preset(
+    "nws-mini",
+    lambda: ZooPlan(
+        space="nws",
+        n=1200,
+        datasets=("digits", "mnist10k", "shapes", "textures"),
+        input_shape=(3, 16, 16),
+        space_overrides={
+            "filter_size": [3, 5],
+            "conv_layers": [3, 4],
+            "fc_layers": [2, 3],
+            "conv_width": [4, 8],
+            "fc_width": [64, 128],
+        },
+        min_epochs=20,
+        max_epochs=60,
+        cover=("dataset", "optimizer", "activation", "init", "augmentation"),
+        train_samples=2000,
+        description=(
+            "1,200 NWS CNNs with sampled architectures (filter 3/5, 3-4 conv, 2-3 FC layers, widths "
+            "4-8/64-128), 16x16 inputs, 2,000 training images per dataset, NWS early stopping within 20-60 "
+            "epochs: the base of the paper reproductions; a few hours on 2 cores"
+        ),
+    ),
+)
+
+register_preset(
+    "schurholt-mnist",
+    lambda: ZooPlan(
+        space="schurholt-cnn",
+        n=1,
+        grid=True,
+        datasets=("mnist10k",),
+        input_shape=None,
+        min_epochs=50,
+        max_epochs=50,
+        description="Schürholt et al.'s CNN grid (256 configs, 50 epochs, batch 10) on mnist10k",
+    ),
+)

@@ -1,0 +1,743 @@
+"""Hyper-parameter spaces: typed parameters, deterministic sampling, grids and a registry.
+
+A :class:`HyperSpace` is an immutable, ordered set of named parameters of five kinds
+(:class:`Choice`, :class:`Uniform`, :class:`LogUniform`, :class:`IntRange`, :class:`Fixed`).
+``sample(n, rng)`` draws :class:`Config` records (every parameter in every record, the same records
+for the same seed); ``grid()`` enumerates finite spaces. Spaces are registered by name (``nws``,
+``nws-fixed``, ``schurholt-cnn``, ``tetris-mlp``) or read from a TOML or YAML file with
+:func:`load_space`.
+
+File format (TOML; YAML has the same structure)::
+
+    name = "small-mlp"
+    architecture = "mlp"                 # optional: a registered architecture
+    model_keys = ["activation"]          # optional: parameters passed to the architecture
+    [params]
+    seed = {kind = "int", low = 0, high = 1000}
+    learning_rate = {kind = "log-uniform", low = 1e-4, high = 1e-2}
+    activation = ["relu", "tanh"]        # a list is shorthand for a choice
+    epochs = 20                          # a scalar is shorthand for a fixed value
+
+Kinds: ``choice`` (``values``), ``uniform`` and ``log-uniform`` (``low``, ``high``), ``int``
+(``low``, ``high``, optional ``step``; both ends included), ``fixed`` (``value``).
+
+Examples
+--------
+>>> from weightspace.zoo.space import get_space
+>>> space = get_space("schurholt-cnn")
+>>> len(space.grid())
+256
+>>> space.sample(2, 0) == space.sample(2, 0)
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import itertools
+import json
+import math
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from weightspace.errors import WeightspaceError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = [
+    "NWS_DATASETS",
+    "Choice",
+    "Config",
+    "Fixed",
+    "HyperSpace",
+    "IntRange",
+    "LogUniform",
+    "Param",
+    "SpaceError",
+    "Uniform",
+    "as_param",
+    "dump_space",
+    "get_space",
+    "list_spaces",
+    "load_space",
+    "register_space",
+    "space_from_dict",
+]
+
+#: The five datasets of the NWS zoo (names as passed to the dataset registry).
+NWS_DATASETS: tuple[str, ...] = ("mnist", "cifar10", "svhn", "stl10", "fashion-mnist")
+
+
+class SpaceError(WeightspaceError):
+    """A hyper-parameter space, its file or a config does not validate."""
+
+
+def _fail(where: str, key: str, expected: str, got: Any, fix: str = "") -> SpaceError:
+    tail = f"; {fix}" if fix else ""
+    return SpaceError(f"{where}: {key}: expected {expected}, got {got!r}{tail}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _frozen(value: Any) -> Any:
+    """Lists to tuples, recursively (so that values are hashable and compare equal after a load)."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+def _plain(value: Any) -> Any:
+    """Tuples to lists, recursively (for TOML and YAML)."""
+    return [_plain(v) for v in value] if isinstance(value, list | tuple) else value
+
+
+# ------------------------------------------------------------------------------ parameters
+@dataclass(frozen=True)
+class Param:
+    """Base of the parameter kinds: ``sample``, ``grid``, ``contains`` and ``to_dict``."""
+
+    kind: ClassVar[str] = ""
+
+    def sample(self, rng: np.random.Generator, n: int) -> list[Any]:
+        """``n`` values drawn from ``rng`` (a list of length ``n``)."""
+        raise NotImplementedError
+
+    def grid(self) -> tuple[Any, ...] | None:
+        """All values of a finite parameter; None for a continuous one."""
+        return None
+
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` can be drawn."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file representation, e.g. ``{"kind": "uniform", "low": 0.0, "high": 1.0}``."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.default is dataclasses.MISSING or value != f.default:
+                out[f.name] = _plain(value)
+        return out
+
+
+@dataclass(frozen=True)
+class Choice(Param):
+    """One of a finite list of values, drawn uniformly: ``Choice(("relu", "tanh"))``."""
+
+    values: tuple[Any, ...]
+    kind: ClassVar[str] = "choice"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.values, list | tuple) or not self.values:
+            raise _fail("choice", "values", "a non-empty list", self.values)
+        object.__setattr__(self, "values", _frozen(self.values))
+
+    def sample(self, rng: np.random.Generator, n: int) -> list[Any]:
+        return [self.values[int(i)] for i in rng.integers(len(self.values), size=n)]
+
+    def grid(self) -> tuple[Any, ...] | None:
+        return self.values
+
+    def contains(self, value: Any) -> bool:
+        is_bool = isinstance(value, bool)  # True == 1, but a bool is not an int choice
+        return any(value == v and is_bool == isinstance(v, bool) for v in self.values)
+
+
+@dataclass(frozen=True)
+class Uniform(Param):
+    """A float drawn uniformly from ``[low, high]``."""
+
+    low: float
+    high: float
+    kind: ClassVar[str] = "uniform"
+
+    def __post_init__(self) -> None:
+        positive = self.kind == "log-uniform"
+        for key, value in (("low", self.low), ("high", self.high)):
+            if not _is_number(value):
+                raise _fail(self.kind, key, "a finite number", value)
+            if positive and value <= 0:
+                raise _fail(self.kind, key, "a number > 0", value, "use 'uniform' to reach 0")
+        if self.low > self.high:
+            raise _fail(self.kind, "low", f"low <= high ({self.high})", self.low, "swap them")
+
+    def sample(self, rng: np.random.Generator, n: int) -> list[Any]:
+        return [float(v) for v in rng.uniform(self.low, self.high, size=n)]
+
+    def contains(self, value: Any) -> bool:
+        return _is_number(value) and self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class LogUniform(Uniform):
+    """A float whose logarithm is uniform in ``[log low, log high]`` (``0 < low <= high``)."""
+
+    kind: ClassVar[str] = "log-uniform"
+
+    def sample(self, rng: np.random.Generator, n: int) -> list[Any]:
+        logs = rng.uniform(math.log(self.low), math.log(self.high), size=n)
+        return [min(max(math.exp(float(v)), self.low), self.high) for v in logs]
+
+
+@dataclass(frozen=True)
+class IntRange(Param):
+    """An int drawn uniformly from ``low, low + step, ...`` up to ``high`` (both ends included)."""
+
+    low: int
+    high: int
+    step: int = 1
+    kind: ClassVar[str] = "int"
+
+    def __post_init__(self) -> None:
+        for key, value in (("low", self.low), ("high", self.high), ("step", self.step)):
+            if not _is_int(value):
+                raise _fail(self.kind, key, "an integer", value)
+        if self.step < 1:
+            raise _fail(self.kind, "step", "an integer >= 1", self.step)
+        if self.low > self.high:
+            raise _fail(self.kind, "low", f"low <= high ({self.high})", self.low, "swap them")
+
+    def sample(self, rng: np.random.Generator, n: int) -> list[Any]:
+        count = (self.high - self.low) // self.step + 1
+        return [self.low + self.step * int(i) for i in rng.integers(count, size=n)]
+
+    def grid(self) -> tuple[Any, ...] | None:
+        return tuple(range(self.low, self.high + 1, self.step))
+
+    def contains(self, value: Any) -> bool:
+        in_range = _is_int(value) and self.low <= value <= self.high
+        return in_range and (value - self.low) % self.step == 0
+
+
+@dataclass(frozen=True)
+class Fixed(Param):
+    """A constant recorded in every config (a decay factor, a batch size)."""
+
+    value: Any
+    kind: ClassVar[str] = "fixed"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", _frozen(self.value))
+
+    def sample(self, rng: np.random.Generator, n: int) -> list[Any]:
+        return [self.value] * n
+
+    def grid(self) -> tuple[Any, ...] | None:
+        return (self.value,)
+
+    def contains(self, value: Any) -> bool:
+        return bool(_frozen(value) == self.value)
+
+
+_KINDS: dict[str, type[Param]] = {"choice": Choice, "uniform": Uniform, "log-uniform": LogUniform}
+_KINDS.update({"loguniform": LogUniform, "int": IntRange, "int-range": IntRange, "fixed": Fixed})
+
+
+def as_param(value: Any) -> Param:
+    """Shorthand to a parameter: a Param stays, a list or tuple is a Choice, a range an IntRange,
+    anything else a Fixed value.
+
+    Examples
+    --------
+    >>> from weightspace.zoo.space import as_param
+    >>> as_param([1, 2]), as_param(range(0, 10, 2)), as_param(0.5)
+    (Choice(values=(1, 2)), IntRange(low=0, high=8, step=2), Fixed(value=0.5))
+    """
+    if isinstance(value, Param):
+        return value
+    if isinstance(value, range) and value and value.step > 0:
+        return IntRange(value.start, value[-1], value.step)
+    if isinstance(value, list | tuple | range):
+        return Choice(tuple(value))
+    return Fixed(value)
+
+
+# ------------------------------------------------------------------------------ records
+@dataclass(frozen=True)
+class Config(Mapping[str, Any]):
+    """One hyper-parameter configuration: a read-only mapping ``name -> value``.
+
+    Parameters
+    ----------
+    space : str
+        Name of the space it was drawn from.
+    architecture : str or None
+        The registered architecture it builds, if the space names one.
+    pairs : tuple of (str, value)
+        Every parameter of the space, in the space's order.
+
+    Examples
+    --------
+    >>> from weightspace.zoo.space import get_space
+    >>> cfg = get_space("nws-fixed").sample(1, 0)[0]
+    >>> cfg["filter_size"], cfg.architecture
+    (5, 'nws-cnn')
+    """
+
+    space: str
+    architecture: str | None
+    pairs: tuple[tuple[str, Any], ...]
+
+    def __getitem__(self, key: str) -> Any:
+        for name, value in self.pairs:
+            if name == key:
+                return value
+        raise KeyError(f"{key!r} is not a parameter of space {self.space!r}")
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self.pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``name -> value`` as a plain dict (JSON-serializable for the built-in spaces)."""
+        return dict(self.pairs)
+
+
+# ------------------------------------------------------------------------------ spaces
+@dataclass(frozen=True)
+class HyperSpace:
+    """An immutable, ordered hyper-parameter space.
+
+    Parameters
+    ----------
+    name : str
+    params : tuple of (str, Param)
+        :meth:`create` builds them from a mapping with shorthand values.
+    architecture : str, optional
+        A registered architecture that the configs build (:meth:`create_model`).
+    model_keys : tuple of str, default=()
+        The parameters passed to the architecture as keywords.
+    description : str, default=""
+
+    Examples
+    --------
+    >>> from weightspace.zoo.space import HyperSpace, LogUniform
+    >>> space = HyperSpace.create("tiny", {"lr": LogUniform(1e-4, 1e-2), "act": ["relu", "tanh"]})
+    >>> [sorted(c) for c in space.sample(2, rng=0)]
+    [['act', 'lr'], ['act', 'lr']]
+    """
+
+    name: str
+    params: tuple[tuple[str, Param], ...]
+    architecture: str | None = None
+    model_keys: tuple[str, ...] = ()
+    description: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        where = f"space {self.name!r}"
+        names = [n for n, _ in self.params]
+        if len(set(names)) != len(names):
+            raise _fail(where, "params", "unique names", names)
+        for n, p in self.params:
+            if not isinstance(n, str) or not n or not isinstance(p, Param):
+                raise _fail(where, str(n), "a non-empty name and a Param", p, "see as_param")
+        if not set(self.model_keys) <= set(names):
+            raise _fail(where, "model_keys", f"names among {names}", self.model_keys)
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        params: Mapping[str, Any],
+        *,
+        architecture: str | None = None,
+        model_keys: Sequence[str] = (),
+        description: str = "",
+    ) -> HyperSpace:
+        """Build a space from ``name -> Param`` (lists, ranges and scalars are shorthand)."""
+        pairs = tuple((k, as_param(v)) for k, v in params.items())
+        return cls(name, pairs, architecture, tuple(model_keys), description)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Parameter names, in order."""
+        return tuple(n for n, _ in self.params)
+
+    def __getitem__(self, name: str) -> Param:
+        for n, p in self.params:
+            if n == name:
+                return p
+        raise KeyError(f"{name!r} is not a parameter of space {self.name!r}; known: {self.names}")
+
+    def replace(self, **params: Any) -> HyperSpace:
+        """A copy with parameters replaced (or appended); shorthand values allowed."""
+        current = dict(self.params) | {k: as_param(v) for k, v in params.items()}
+        return dataclasses.replace(self, params=tuple(current.items()))
+
+    def sample(self, n: int, rng: np.random.Generator | int | None = None) -> list[Config]:
+        """Draw ``n`` configs; the same seed gives the same configs.
+
+        Parameters
+        ----------
+        n : int
+            Number of configs (>= 0).
+        rng : numpy.random.Generator or int, optional
+            An int seeds ``np.random.default_rng``; parameters are drawn in order, ``n`` at a time.
+
+        Returns
+        -------
+        list of Config
+            ``n`` records, each with every parameter.
+        """
+        if not _is_int(n) or n < 0:
+            raise _fail(f"space {self.name!r}", "n", "an integer >= 0", n)
+        gen = np.random.default_rng(rng)
+        columns = [p.sample(gen, n) for _, p in self.params]
+        return [self._config([col[i] for col in columns]) for i in range(n)]
+
+    def grid(self, **overrides: Any) -> list[Config]:
+        """Every combination of the (finite) parameters, the first one varying slowest.
+
+        ``overrides`` replace parameters first, e.g. ``grid(seed=[1, 2, 3])``.
+        """
+        space = self.replace(**overrides) if overrides else self
+        axes = []
+        for n, p in space.params:
+            values = p.grid()
+            if values is None:
+                fix = f"give values, e.g. grid({n}=[...]), or use sample()"
+                raise _fail(f"space {self.name!r}", n, "a finite parameter", p.kind, fix)
+            axes.append(values)
+        return [space._config(combo) for combo in itertools.product(*axes)]
+
+    def validate(self, config: Mapping[str, Any]) -> None:
+        """Raise :class:`SpaceError` unless ``config`` has every parameter and only those, each in range."""
+        where = f"space {self.name!r}"
+        for n, p in self.params:
+            if n not in config:
+                raise _fail(where, n, "a value", "<missing>")
+            if not p.contains(config[n]):
+                raise _fail(where, n, f"a value of {p.to_dict()}", config[n])
+        extra = sorted(set(config) - set(self.names))
+        if extra:
+            raise _fail(where, "config", f"only {list(self.names)}", extra)
+
+    def model_kwargs(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The config's values of :attr:`model_keys`, as keywords for the architecture."""
+        return {k: config[k] for k in self.model_keys}
+
+    def create_model(self, config: Mapping[str, Any], **kw: Any) -> nn.Module:
+        """Build :attr:`architecture` for ``config``, seeded by its ``seed`` if it has one."""
+        from weightspace.zoo.architectures import create_architecture
+
+        if self.architecture is None:
+            raise SpaceError(f"space {self.name!r} names no architecture; set architecture=...")
+        kwargs = self.model_kwargs(config) | kw
+        return create_architecture(self.architecture, seed=config.get("seed"), **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file representation (see :func:`dump_space` and :func:`space_from_dict`)."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.description:
+            out["description"] = self.description
+        if self.architecture is not None:
+            out["architecture"] = self.architecture
+        if self.model_keys:
+            out["model_keys"] = list(self.model_keys)
+        out["params"] = {n: p.to_dict() for n, p in self.params}
+        return out
+
+    def _config(self, values: Sequence[Any]) -> Config:
+        return Config(self.name, self.architecture, tuple(zip(self.names, values, strict=True)))
+
+
+# ------------------------------------------------------------------------------ files
+_TOP_KEYS = ("name", "description", "architecture", "model_keys", "params")
+
+
+def space_from_dict(data: Any, *, source: str = "<dict>") -> HyperSpace:
+    """Validate a parsed space file (see the module docstring) and build the space.
+
+    Every error names ``source``, the key, what was expected, what was found and the fix.
+    """
+    if not isinstance(data, Mapping):
+        raise _fail(source, "<top level>", "a table of keys", type(data).__name__)
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise _fail(source, str(key), f"one of {list(_TOP_KEYS)}", key, "remove or rename it")
+    for key in ("name", "params"):
+        if key not in data:
+            raise _fail(source, key, "a value", "<missing>", f"add a '{key}' key")
+    name, params, description = data["name"], data["params"], data.get("description", "")
+    if not isinstance(name, str) or not name:
+        raise _fail(source, "name", "a non-empty string", name)
+    if not isinstance(description, str):
+        raise _fail(source, "description", "a string", description)
+    if not isinstance(params, Mapping) or not params:
+        raise _fail(source, "params", "a non-empty table of parameters", params)
+    architecture = data.get("architecture")
+    if architecture is not None:
+        from weightspace.zoo.architectures import list_architectures
+
+        known = list_architectures()
+        if architecture not in known:
+            close = difflib.get_close_matches(str(architecture), known, n=1)
+            fix = f"did you mean {close[0]!r}?" if close else f"register it first; known: {known}"
+            raise _fail(source, "architecture", "a registered architecture", architecture, fix)
+    keys = data.get("model_keys", [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) and k in params for k in keys):
+        raise _fail(source, "model_keys", f"a list of names among {list(params)}", keys)
+    built = tuple((str(k), _param_from(v, source, f"params.{k}")) for k, v in params.items())
+    return HyperSpace(name, built, architecture, tuple(keys), description)
+
+
+def _param_from(spec: Any, source: str, key: str) -> Param:
+    if not isinstance(spec, Mapping):
+        return as_param(spec)
+    kinds = sorted(_KINDS)
+    if "kind" not in spec:
+        raise _fail(source, f"{key}.kind", f"one of {kinds}", "<missing>", "add kind = ...")
+    kind = spec["kind"]
+    cls = _KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        close = difflib.get_close_matches(str(kind), kinds, n=1)
+        fix = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else "use choice, uniform, log-uniform, int or fixed"
+        )
+        raise _fail(source, f"{key}.kind", f"one of {kinds}", kind, fix)
+    fields = dataclasses.fields(cls)
+    allowed = ["kind", *(f.name for f in fields)]
+    for extra in sorted(set(spec) - set(allowed)):
+        raise _fail(
+            source, f"{key}.{extra}", f"only {allowed} for kind {kind!r}", extra, "remove it"
+        )
+    for f in fields:
+        if f.default is dataclasses.MISSING and f.name not in spec:
+            raise _fail(
+                source,
+                f"{key}.{f.name}",
+                f"a value for kind {kind!r}",
+                "<missing>",
+                f"add {f.name} = ...",
+            )
+    try:
+        return cls(**{k: v for k, v in spec.items() if k != "kind"})
+    except SpaceError as exc:  # "<kind>: <field>: expected ..." -> "<source>: <key>.<field>: ..."
+        raise SpaceError(f"{source}: {key}.{str(exc).split(': ', 1)[-1]}") from None
+
+
+def load_space(path: str | Path) -> HyperSpace:
+    """Read a user-defined space from a ``.toml``, ``.yaml`` or ``.yml`` file.
+
+    TOML is read with the standard library; YAML needs PyYAML (``pip install pyyaml``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from weightspace.zoo.space import load_space
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.toml"
+    >>> _ = path.write_text('name = "s"\\n[params]\\nlr = {kind = "uniform", low = 0.1, high = 0.2}\\n')
+    >>> load_space(path).names
+    ('lr',)
+    """
+    path = Path(path)
+    suffix = _suffix(path)
+    if not path.is_file():
+        raise SpaceError(f"{path}: no such file; check the path")
+    text = path.read_text(encoding="utf-8")
+    if suffix == ".toml":
+        try:
+            data: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SpaceError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    else:
+        yaml = _yaml(path)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SpaceError(f"{path}: not valid YAML ({exc}); fix the syntax") from None
+    return space_from_dict(data, source=str(path))
+
+
+def dump_space(space: HyperSpace, path: str | Path) -> Path:
+    """Write ``space`` as TOML or YAML (by suffix); :func:`load_space` reads it back equal."""
+    path = Path(path)
+    data = space.to_dict()
+    if _suffix(path) == ".toml":
+        params = data.pop("params")
+        text = "".join(f"{k} = {_toml(v)}\n" for k, v in data.items())
+        text += "\n[params]\n" + "".join(
+            f"{json.dumps(k)} = {_toml(v)}\n" for k, v in params.items()
+        )
+    else:
+        text = _yaml(path).safe_dump(data, sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".yaml", ".yml"):
+        raise _fail(
+            str(path), "<file name>", "a .toml, .yaml or .yml file", path.suffix, "rename it"
+        )
+    return suffix
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if _is_number(value) or isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml(v)}" for k, v in value.items()) + "}"
+    raise SpaceError(
+        f"cannot write {value!r} to TOML; use strings, finite numbers, booleans or lists"
+    )
+
+
+def _yaml(path: Path) -> Any:
+    try:
+        return importlib.import_module("yaml")
+    except ImportError:
+        raise SpaceError(
+            f"{path}: YAML needs PyYAML, which is not installed; "
+            "run `pip install pyyaml`, or write the space as TOML"
+        ) from None
+
+
+# ------------------------------------------------------------------------------ registry
+SpaceFactory = Callable[..., HyperSpace]
+_SPACES: dict[str, SpaceFactory] = {}
+
+
+def register_space(
+    name: str, factory: SpaceFactory | HyperSpace, *, overwrite: bool = False
+) -> None:
+    """Register a space, or a factory ``factory(**kw) -> HyperSpace``, under ``name``."""
+    if not isinstance(name, str) or not name:
+        raise SpaceError(f"space name must be a non-empty string; got {name!r}")
+    if name in _SPACES and not overwrite:
+        raise SpaceError(f"space {name!r} is already registered; pass overwrite=True to replace it")
+    if isinstance(factory, HyperSpace):
+        space = factory
+        _SPACES[name] = lambda: space
+    elif callable(factory):
+        _SPACES[name] = factory
+    else:
+        raise SpaceError(f"space {name!r}: expected a HyperSpace or a factory; got {factory!r}")
+
+
+def list_spaces() -> tuple[str, ...]:
+    """Names of the registered spaces, sorted."""
+    return tuple(sorted(_SPACES))
+
+
+def get_space(name: str, **kw: Any) -> HyperSpace:
+    """The registered space ``name``; ``kw`` go to its factory (e.g. ``datasets=[...]``)."""
+    factory = _SPACES.get(name)
+    if factory is None:
+        close = difflib.get_close_matches(str(name), list(_SPACES), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise SpaceError(f"unknown space {name!r}{hint} Known: {', '.join(list_spaces())}")
+    return factory(**kw)
+
+
+def _datasets(datasets: Sequence[str] | str) -> Param:
+    names = (datasets,) if isinstance(datasets, str) else tuple(datasets)
+    if not names or not all(isinstance(d, str) and d for d in names):
+        raise _fail("space", "datasets", "a non-empty list of dataset names", datasets)
+    return Choice(names)
+
+
+def nws_space(*, datasets: Sequence[str] | str = NWS_DATASETS, fixed: bool = False) -> HyperSpace:
+    """The NWS zoo space (Eilertsen et al., Table 1); ``fixed=True`` gives the fixed architecture.
+
+    ``learning_rate`` is uniform in [0.0002, 0.005] with the intended x0.96 per-epoch decay recorded
+    as ``lr_decay``; ``momentum`` (0.95) applies to ``sgd`` only; training length comes from early
+    stopping. The architecture keys are those of the ``nws-cnn`` builder (``fc_layers`` counts the
+    hidden FC layers).
+    """
+    arch: dict[str, Any] = {
+        "filter_size": [3, 5, 7],
+        "conv_layers": [3, 4, 5],
+        "fc_layers": [2, 3, 4],
+    }
+    arch |= {"conv_width": [4, 8, 12], "fc_width": [64, 128, 192]}
+    if fixed:
+        arch = {
+            "filter_size": 5,
+            "conv_layers": 3,
+            "fc_layers": 2,
+            "conv_width": 8,
+            "fc_width": 128,
+        }
+    params: dict[str, Any] = {
+        "dataset": _datasets(datasets),
+        "learning_rate": Uniform(0.0002, 0.005),
+        "lr_decay": 0.96,
+        "batch_size": [32, 64, 128, 256],
+        "augmentation": [False, True],
+        "optimizer": ["adam", "rmsprop", "sgd"],
+        "momentum": 0.95,
+        "activation": ["relu", "elu", "sigmoid", "tanh"],
+        "init": ["constant", "normal", "glorot_uniform", "glorot_normal"],
+        **arch,
+        "dropout": 0.5,
+        "batch_norm": True,
+        "seed": IntRange(0, 2**31 - 1),
+    }
+    keys = ("activation", "init", *arch, "dropout")
+    name = "nws-fixed" if fixed else "nws"
+    return HyperSpace.create(name, params, architecture="nws-cnn", model_keys=keys)
+
+
+def _schurholt_params(datasets: Sequence[str] | str) -> dict[str, Any]:
+    return {
+        "dataset": _datasets(datasets),
+        "activation": ["tanh", "relu", "sigmoid", "gelu"],
+        "dropout": [0.0, 0.5],
+        "init": ["uniform", "normal", "kaiming_uniform", "kaiming_normal"],
+        "optimizer": ["adam", "sgd"],
+        "momentum": 0.9,
+        "learning_rate": [1e-3, 1e-4],
+        "weight_decay": [1e-3, 1e-4],
+        "batch_size": 10,
+        "epochs": 50,
+        "seed": 1,
+    }
+
+
+def schurholt_space(*, datasets: Sequence[str] | str = ("mnist",)) -> HyperSpace:
+    """The grid of Schürholt et al.'s CNN hyper-parameter zoos: 256 configs with one fixed seed.
+
+    ``momentum`` (0.9) applies to ``sgd`` only. Several seeds: ``grid(seed=[1, 2, 3])``; random
+    seeds: ``replace(seed=IntRange(1, 1000))``.
+    """
+    params = _schurholt_params(datasets)
+    keys = ("activation", "dropout", "init")
+    return HyperSpace.create("schurholt-cnn", params, architecture="schurholt-cnn", model_keys=keys)
+
+
+def tetris_space(*, datasets: Sequence[str] | str = ("tetris",)) -> HyperSpace:
+    """A grid for the Tetris MLP over the keys the Tetris-Hyp zoo varied (activation, init, dropout,
+    learning rate, weight decay), with Adam; the values mirror the CNN grid (not given in the paper).
+    """
+    params = _schurholt_params(datasets) | {"optimizer": "adam"}
+    del params["momentum"]
+    keys = ("activation", "dropout", "init")
+    return HyperSpace.create("tetris-mlp", params, architecture="tetris-mlp", model_keys=keys)
+
+
+register_space("nws", nws_space)
+register_space("nws-fixed", lambda **kw: nws_space(fixed=True, **kw))
+register_space("schurholt-cnn", schurholt_space)
+register_space("tetris-mlp", tetris_space)
