@@ -197,3 +197,16 @@ def test_same_architecture_shares_arch_id_across_naming(lib, cnn, tmp_path):
     frame = lib.query()
     assert frame.loc[frame.id == a, "arch_id"].item() == frame.loc[frame.id == b, "arch_id"].item()
     assert lib.info().n_architectures == 1
+
+
+def test_array_cache_is_keyed_by_parameters_and_ids(lib, cnn):
+    a = lib.add(cnn)
+    cache = lib.cache
+    assert cache.get("miwd", {"S": 4}, [a]) is None
+    cache.put("miwd", {"S": 4}, [a], {"X": np.arange(3.0)})
+    np.testing.assert_array_equal(cache.get("miwd", {"S": 4}, [a])["X"], [0.0, 1.0, 2.0])
+    assert cache.get("miwd", {"S": 8}, [a]) is None
+    assert cache.get("miwd", {"S": 4}, [a, a + 1]) is None
+    next(iter((lib.path / "cache").glob("*.npz"))).write_bytes(b"corrupt")
+    assert cache.get("miwd", {"S": 4}, [a]) is None
+    assert cache.clear() == 1

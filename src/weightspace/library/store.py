@@ -37,6 +37,7 @@ from weightspace.io.load import load_weights
 from weightspace.io.safetensors_format import weightset_metadata, write_safetensors
 from weightspace.io.weightset import WeightSet
 from weightspace.library import schema
+from weightspace.library.cache import ArrayCache
 from weightspace.library.lock import write_lock
 from weightspace.library.records import LibraryInfo, SnapshotRecord
 from weightspace.library.weightfile import ModelFile, read_vector, structure_of, write_model_file
@@ -164,6 +165,12 @@ class Library:
             conn = sqlite3.connect(uri, uri=True, timeout=self.timeout)
             self._local.ro = conn
         return conn
+
+    @property
+    def cache(self) -> ArrayCache:
+        """Computed arrays (descriptors, embeddings) cached in ``LIB/cache``, keyed by parameters
+        and model ids (see :class:`weightspace.library.cache.ArrayCache`)."""
+        return ArrayCache(self.path / "cache")
 
     def close(self) -> None:
         """Close this thread's database connections (they reopen on the next use)."""
