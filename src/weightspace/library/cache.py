@@ -80,7 +80,8 @@ class ArrayCache:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with tmp.open("wb") as f:
-                np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
+                payload: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
+                np.savez(f, **payload)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
