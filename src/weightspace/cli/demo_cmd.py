@@ -1,8 +1,13 @@
-"""``weightspace demo``: the main job on the embedded default data."""
+"""``weightspace demo``: the main job on the embedded default data.
+
+Builds (or reuses: it is resumable and cached) the ``demo`` zoo preset in ``.cache/demo/zoo`` and
+prints what it holds: the library summary and test accuracy per dataset and hyper-parameter.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +17,43 @@ __all__ = ["register"]
 def register(commands: Any) -> None:
     """Add the ``demo`` command."""
     p = commands.add_parser(
-        "demo", help="build the demo library from checkpoints it writes, and summarize it"
+        "demo", help="generate the demo zoo (cached) and summarize what its weights hold"
     )
     p.add_argument("--out", type=Path, default=Path(".cache/demo"), help="output directory")
-    p.add_argument("--models", type=int, default=12, help="number of models (default 12)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from weightspace.demo import build_demo_library
+    from weightspace.library import Library
+    from weightspace.zoo.generate import generate_zoo
+    from weightspace.zoo.presets import get_preset
 
-    lib = build_demo_library(args.out, n_models=args.models)
+    plan = get_preset("demo")
+    zoo = args.out / "zoo"
+    workers = args.workers if args.workers is not None else max(1, os.cpu_count() or 1)
+    print(f"demo zoo: {plan.description}")
+    report = generate_zoo(plan, zoo, workers=workers, progress=not args.quiet)
+    print(
+        f"{report.trained} model(s) trained now, {report.already_done} reused from {zoo} "
+        f"({report.seconds:.0f} s)\n"
+    )
+    lib = Library(zoo)
     print(lib.info().to_text())
-    print()
-    frame = lib.query()[["id", "name", "format", "n_params", "n_snapshots", "test_acc"]]
-    print(frame.to_string(index=False))
-    print(f"\nnext: weightspace library list {lib.path} --where \"optimizer = 'adam'\"")
+    frame = lib.query()
+    print("\ntest accuracy by dataset (min / median / max) and failed trainings (near chance):")
+    by = frame.groupby("dataset")["test_acc"]
+    summary = by.agg(["count", "min", "median", "max"])
+    summary["near_chance"] = by.apply(lambda s: int((s < 0.2).sum()))
+    print(summary.round(3).to_string())
+    for column in ("optimizer", "activation", "init"):
+        table = frame.groupby(column)["test_acc"].median().round(3)
+        print(
+            f"\nmedian test accuracy by {column}: "
+            + ", ".join(f"{k} {v}" for k, v in table.items())
+        )
+    print(
+        f'\nexplore: weightspace library list {zoo} --where "test_acc > 0.9" --columns id,dataset,optimizer,activation,test_acc'
+    )
     return 0

@@ -160,9 +160,11 @@ def _build_model(space: HyperSpace, spec: ModelSpec, plan: ZooPlan, data: Datase
 def _train_group(
     plan: ZooPlan, specs: list[ModelSpec]
 ) -> list[tuple[ModelSpec, TrainResult, dict[str, Role]]]:
-    """Train a group of models that share a dataset (in a worker process)."""
-    import torch
+    """Train a group of models that share a dataset (in a worker process).
 
+    Snapshots travel back as NumPy arrays: pickled torch tensors would go through shared-memory
+    file descriptors, thousands per group.
+    """
     from weightspace.io.load import load_weights
 
     space = plan.hyperspace()
@@ -170,8 +172,10 @@ def _train_group(
     models = [_build_model(space, s, plan, data) for s in specs]
     configs = [_train_config(s, plan) for s in specs]
     roles = [{t.name: t.role for t in load_weights(m)} for m in models]
-    results = _train(models, data, configs)
-    del torch
+    results = [
+        replace(r, states=[{k: v.numpy() for k, v in st.items()} for st in r.states])  # type: ignore[misc]
+        for r in _train(models, data, configs)
+    ]
     return [(s, r, ro) for s, r, ro in zip(specs, results, roles, strict=True)]
 
 
