@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from weightspace._version import __version__
-from weightspace.cli import demo_cmd, library_cmd, zoo_cmd
+from weightspace.cli import demo_cmd, describe_cmd, library_cmd, reproduce_cmd, zoo_cmd
 from weightspace.errors import WeightspaceError
 
 __all__ = ["build_parser", "main"]
@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     library_cmd.register(commands)
     zoo_cmd.register(commands)
+    describe_cmd.register(commands)
+    reproduce_cmd.register(commands)
     demo_cmd.register(commands)
     return parser
 

@@ -1,0 +1,57 @@
+"""``weightspace reproduce ...``: the papers' tables and figures, ours beside theirs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(commands: Any) -> None:
+    """Add the ``reproduce`` command and its experiments."""
+    parser = commands.add_parser(
+        "reproduce", help="reproduce a paper's table or figure on a library"
+    )
+    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT")
+    sub.required = True
+
+    p = sub.add_parser(
+        "invariance",
+        help="MI-WD supplement Table 1: permutation invariance of representations",
+    )
+    p.add_argument("library", type=Path)
+    p.add_argument("--models", type=int, default=100, help="models used (default 100)")
+    p.add_argument("--permutations", type=int, default=10, help="permutations per model")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--csv", type=Path, help="CSV output (default LIB/reports/invariance.csv)")
+    p.add_argument("--plot", type=Path, help="also write a bar chart (PNG)")
+    p.add_argument("--json", action="store_true", help="print the table as JSON records on stdout")
+    p.set_defaults(run=_invariance)
+
+
+def _invariance(args: argparse.Namespace) -> int:
+    from weightspace.library import Library
+    from weightspace.reproduce.invariance import invariance_experiment
+
+    lib = Library(args.library)
+    result = invariance_experiment(
+        lib, n_models=args.models, n_permutations=args.permutations, random_state=args.seed
+    )
+    frame = result.to_frame()
+    csv = args.csv or lib.path / "reports" / "invariance.csv"
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(csv, index=False)
+    if args.plot is not None:
+        import matplotlib.pyplot as plt
+
+        fig = result.plot()
+        fig.savefig(args.plot, dpi=120)
+        plt.close(fig)
+    if args.json:
+        print(frame.to_json(orient="records"))
+    else:
+        print(result.summary())
+        print(f"\nwrote {csv}")
+    return 0

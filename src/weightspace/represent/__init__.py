@@ -1,0 +1,42 @@
+"""Representations of trained networks computed from their weights.
+
+Engines are plain functions on batches of weight vectors or WeightSets (:func:`miwd`,
+:func:`global_stats`, :func:`layer_stats`, :func:`swstats`, :func:`raw`); each has a thin
+scikit-learn transformer around it (:class:`MIWD`, :class:`GlobalStats`, :class:`LayerStats`,
+:class:`SWStats`, :class:`RawBaseline`, :class:`PCABaseline`, :class:`RandomProjection`).
+"""
+
+from weightspace.represent.baselines import PCABaseline, RandomProjection, RawBaseline, raw
+from weightspace.represent.miwd import MIWD, RepresentationError, miwd
+from weightspace.represent.stats import (
+    GLOBAL_STAT_NAMES,
+    SW_STAT_NAMES,
+    GlobalStats,
+    LayerStats,
+    SWStats,
+    global_stats,
+    layer_stats,
+    layer_stats_names,
+    swstats,
+    swstats_names,
+)
+
+__all__ = [
+    "GLOBAL_STAT_NAMES",
+    "GlobalStats",
+    "LayerStats",
+    "MIWD",
+    "PCABaseline",
+    "RandomProjection",
+    "RawBaseline",
+    "RepresentationError",
+    "SWStats",
+    "SW_STAT_NAMES",
+    "global_stats",
+    "layer_stats",
+    "layer_stats_names",
+    "miwd",
+    "raw",
+    "swstats",
+    "swstats_names",
+]

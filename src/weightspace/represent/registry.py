@@ -1,0 +1,194 @@
+"""Representations by name, and describing a whole library with caching.
+
+``create_representation("miwd", S=16, B=16)`` builds the transformer; :func:`describe_library`
+computes a representation for a library selection in bounded-memory batches and caches the result in
+the library (``LIB/cache``), keyed by the representation, its parameters, the snapshot and the ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from weightspace.errors import WeightspaceError
+from weightspace.library import Library
+from weightspace.represent.baselines import PCABaseline, RandomProjection, RawBaseline
+from weightspace.represent.chain import ChainGram
+from weightspace.represent.miwd import MIWD
+from weightspace.represent.stats import GlobalStats, LayerStats, SWStats
+
+__all__ = [
+    "RepresentationSpec",
+    "create_representation",
+    "describe_library",
+    "list_representations",
+]
+
+
+@dataclass(frozen=True)
+class RepresentationSpec:
+    """A registered representation: its transformer and what it reads.
+
+    ``reads`` is ``"vectors"`` (canonical vectors; streamed in batches) or ``"weightsets"``
+    (tensors with layers and roles); ``fit_on_all`` marks transformers that must see the whole
+    selection when fitted (PCA), so they are not streamed.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    reads: Literal["vectors", "weightsets"]
+    fit_on_all: bool = False
+    description: str = ""
+
+
+_REGISTRY: dict[str, RepresentationSpec] = {
+    spec.name: spec
+    for spec in [
+        RepresentationSpec(
+            "miwd", MIWD, "vectors", description="MI-WD: S x B histograms over depth"
+        ),
+        RepresentationSpec("stats", GlobalStats, "vectors", description="16 global statistics"),
+        RepresentationSpec(
+            "layer-stats", LayerStats, "weightsets", description="16 statistics per layer and type"
+        ),
+        RepresentationSpec(
+            "swstats", SWStats, "weightsets", description="s(W): 7 statistics per layer"
+        ),
+        RepresentationSpec("raw", RawBaseline, "vectors", description="theta resampled to K"),
+        RepresentationSpec(
+            "pca",
+            PCABaseline,
+            "vectors",
+            fit_on_all=True,
+            description="PCA of theta resampled to 65,536",
+        ),
+        RepresentationSpec(
+            "randproj",
+            RandomProjection,
+            "vectors",
+            description="K x 65,536 Gaussian projection of the resampled theta",
+        ),
+        RepresentationSpec(
+            "chain", ChainGram, "weightsets", description="chain-normalized Gram matrices"
+        ),
+    ]
+}
+
+
+def list_representations() -> list[str]:
+    """Names of the registered representations."""
+    return sorted(_REGISTRY)
+
+
+def _spec(name: str) -> RepresentationSpec:
+    if name not in _REGISTRY:
+        raise WeightspaceError(
+            f"unknown representation {name!r}; choose one of {', '.join(list_representations())}"
+        )
+    return _REGISTRY[name]
+
+
+def create_representation(name: str, **params: Any) -> Any:
+    """A new (unfitted) transformer of the representation ``name`` with ``params``."""
+    spec = _spec(name)
+    try:
+        return spec.factory(**params)
+    except TypeError as exc:
+        raise WeightspaceError(f"representation {name!r}: {exc}") from None
+
+
+def describe_library(
+    lib: Library,
+    name: str,
+    *,
+    ids: Sequence[int] | None = None,
+    snapshot: int = -1,
+    params: dict[str, Any] | None = None,
+    batch_size: int = 256,
+    cache: bool = True,
+    progress: bool = False,
+) -> tuple[list[int], np.ndarray]:
+    """Compute representation ``name`` for models of a library (cached).
+
+    Parameters
+    ----------
+    lib : Library
+    name : str
+        A registered representation (:func:`list_representations`).
+    ids : sequence of int, optional
+        The models (default: all, in id order).
+    snapshot : int, default=-1
+        Which snapshot of each model (-1: the last).
+    params : dict, optional
+        Parameters of the representation.
+    batch_size : int, default=256
+        Models read at a time for streamed representations.
+    cache : bool, default=True
+        Read and write the library's cache.
+    progress : bool, default=False
+
+    Returns
+    -------
+    ids : list of int
+    X : numpy.ndarray of shape (n_models, n_features), float32
+    """
+    spec = _spec(name)
+    chosen = lib.ids() if ids is None else [int(i) for i in ids]
+    if not chosen:
+        raise WeightspaceError(f"{lib.path}: no models to describe")
+    params = dict(params or {})
+    key = {"params": params, "snapshot": snapshot}
+    if cache:
+        hit = lib.cache.get(f"repr-{name}", key, chosen)
+        if hit is not None:
+            return chosen, hit["X"]
+    estimator = create_representation(name, **params)
+    batches = _batches(lib, chosen, spec, snapshot, batch_size, progress)
+    if spec.fit_on_all:
+        inputs = [item for batch in batches for item in batch]
+        X = np.asarray(estimator.fit(inputs).transform(inputs), dtype=np.float32)
+    else:
+        parts = []
+        fitted = False
+        for batch in batches:
+            if not fitted:
+                estimator.fit(batch)
+                fitted = True
+            parts.append(np.asarray(estimator.transform(batch), dtype=np.float32))
+        X = np.concatenate(parts)
+    if cache:
+        lib.cache.put(f"repr-{name}", key, chosen, {"X": X})
+    return chosen, X
+
+
+def _batches(
+    lib: Library,
+    ids: list[int],
+    spec: RepresentationSpec,
+    snapshot: int,
+    batch_size: int,
+    progress: bool,
+) -> Any:
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(ids), unit="model", desc=f"describe {spec.name}")
+    try:
+        if spec.reads == "vectors":
+            for batch in lib.iter_batches(ids, batch_size=batch_size, snapshot=snapshot):
+                if bar is not None:
+                    bar.update(len(batch.ids))
+                yield list(batch.vectors)
+        else:
+            for start in range(0, len(ids), batch_size):
+                part = ids[start : start + batch_size]
+                if bar is not None:
+                    bar.update(len(part))
+                yield [lib.get(i, snapshot) for i in part]
+    finally:
+        if bar is not None:
+            bar.close()

@@ -1,0 +1,152 @@
+"""Representations by name over a library, cached; the describe CLI."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from weightspace import Library, WeightspaceError
+from weightspace.cli.main import main
+from weightspace.represent import miwd
+from weightspace.represent.registry import (
+    create_representation,
+    describe_library,
+    list_representations,
+)
+
+from ..conftest import make_cnn
+
+
+@pytest.fixture
+def small_lib(tmp_path) -> Library:
+    lib = Library.create(tmp_path / "lib")
+    for seed in range(6):
+        lib.add(
+            [make_cnn(seed), make_cnn(seed + 100)],
+            hparams={"seed": seed, "optimizer": "adam" if seed % 2 else "sgd"},
+            snapshots=[{"epoch": 0, "progress": 0.0}, {"epoch": 1, "progress": 1.0}],
+        )
+    return lib
+
+
+def test_every_registered_representation_describes_a_library(small_lib):
+    for name in list_representations():
+        params = {"K": 4} if name in ("raw", "pca", "randproj") else {}
+        ids, X = describe_library(small_lib, name, params=params)
+        assert ids == small_lib.ids()
+        assert X.shape[0] == 6
+        assert X.dtype == np.float32
+
+
+def test_miwd_matches_the_engine_and_is_cached(small_lib):
+    ids, X = describe_library(small_lib, "miwd", params={"S": 8, "B": 8}, batch_size=4)
+    expected = miwd(small_lib.vectors(ids), S=8, B=8).reshape(6, -1)
+    np.testing.assert_array_equal(X, expected)
+    assert len(list((small_lib.path / "cache").glob("repr-miwd-*.npz"))) == 1
+    _, again = describe_library(small_lib, "miwd", params={"S": 8, "B": 8})
+    np.testing.assert_array_equal(again, X)
+    _, first_snapshot = describe_library(small_lib, "miwd", params={"S": 8, "B": 8}, snapshot=0)
+    assert not np.array_equal(first_snapshot, X)
+
+
+def test_unknown_representation_and_parameter():
+    with pytest.raises(WeightspaceError, match="unknown representation"):
+        create_representation("nope")
+    with pytest.raises(WeightspaceError, match="representation 'miwd'"):
+        create_representation("miwd", bins=3)
+
+
+def test_describe_cli_library_files_and_plot(small_lib, tmp_path, capsys, cnn):
+    out = tmp_path / "x.parquet"
+    assert (
+        main(["describe", str(small_lib.path), "--repr", "stats", "-o", str(out), "--quiet"]) == 0
+    )
+    frame = pd.read_parquet(out)
+    assert list(frame["model"]) == [str(i) for i in small_lib.ids()]
+    assert frame.shape == (6, 17)
+    where = ["--where", "optimizer = 'adam'"]
+    assert (
+        main(
+            [
+                "describe",
+                str(small_lib.path),
+                "--repr",
+                "miwd",
+                "--param",
+                "S=4",
+                "--param",
+                "B=4",
+                *where,
+                "-o",
+                str(tmp_path / "m.npy"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert np.load(tmp_path / "m.npy").shape == (3, 16)
+    import torch
+
+    ckpt = tmp_path / "a.pt"
+    torch.save(cnn.state_dict(), ckpt)
+    assert (
+        main(
+            [
+                "describe",
+                str(ckpt),
+                str(ckpt),
+                "--repr",
+                "layer-stats",
+                "-o",
+                str(tmp_path / "f.npy"),
+            ]
+        )
+        == 0
+    )
+    assert np.load(tmp_path / "f.npy").shape[0] == 2
+    png = tmp_path / "d.png"
+    assert main(["describe", str(small_lib.path), "--model", "1", "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+    assert (
+        main(["describe", str(small_lib.path), "--repr", "stats", "-o", str(tmp_path / "x.txt")])
+        == 1
+    )
+    assert "must end in .npy or .parquet" in capsys.readouterr().err
+
+
+def test_reproduce_invariance_json_and_csv(small_lib, tmp_path, capsys):
+    from weightspace.reproduce.invariance import invariance_experiment
+
+    result = invariance_experiment(small_lib, n_permutations=3, dims=(16,))
+    frame = result.to_frame()
+    assert set(frame["representation"]) == {
+        "global stats",
+        "raw",
+        "pca",
+        "random projection",
+        "mi-wd",
+    }
+    ratios = dict(zip(frame["representation"], frame["ratio"], strict=True))
+    assert ratios["global stats"] < ratios["raw"]
+    assert ratios["mi-wd"] < ratios["raw"]
+    assert "(0.024)" in result.summary()
+    # the CLI: JSON records on stdout, CSV on disk
+    csv = tmp_path / "inv.csv"
+    code = main(
+        [
+            "reproduce",
+            "invariance",
+            str(small_lib.path),
+            "--permutations",
+            "2",
+            "--json",
+            "--csv",
+            str(csv),
+        ]
+    )
+    assert code == 0
+    records = json.loads(capsys.readouterr().out)
+    assert {"representation", "K", "ratio", "paper_ratio"} <= set(records[0])
+    assert len(pd.read_csv(csv)) == len(records)
