@@ -123,7 +123,7 @@ def miwd(
 
     Parameters
     ----------
-    vectors : sequence of array-like of shape (N_i,), or array of shape (n, N)
+    vectors : sequence of array-like of shape (N_i,) or of WeightSet, or array of shape (n, N)
         One canonical weight vector per model; lengths may differ. Numpy memmaps are read chunk by
         chunk, never copied whole.
     S : int, default=32

@@ -13,7 +13,7 @@ Conventions (all statistics in float64):
 - NaN values are ignored; the differences are taken between stored neighbours, so a NaN makes its
   two differences NaN, which are ignored too;
 - a vector with no (non-NaN) value gives NaN statistics; a 1-element vector has no differences, so
-  its 8 difference features are NaN.
+  its 8 difference features are NaN; infinite values give infinite or NaN statistics.
 """
 
 from __future__ import annotations
@@ -55,6 +55,11 @@ def _measures(values: np.ndarray, *, skew: bool = True) -> list[float]:
     x = values[~np.isnan(values)]
     if x.shape[0] == 0:
         return [np.nan] * (8 if skew else 7)
+    with np.errstate(invalid="ignore", over="ignore"):  # +-inf values: inf or NaN features
+        return _moments_and_percentiles(x, skew)
+
+
+def _moments_and_percentiles(x: np.ndarray, skew: bool) -> list[float]:
     mean = float(np.mean(x))
     dev = x - mean
     m2 = float(np.dot(dev, dev)) / x.shape[0]
@@ -189,7 +194,10 @@ def layer_stats(weightsets: Sequence[WeightSet]) -> np.ndarray:
 
 
 def layer_stats_names(weightsets: Sequence[WeightSet]) -> list[str]:
-    """Feature names of :func:`layer_stats`: ``"<layer>/<role>/<stat>"``."""
+    """Feature names of :func:`layer_stats`: ``"<layer>/<role>/<stat>"``.
+
+    Layer names may hold ``/`` themselves (Keras); ``name.rsplit("/", 2)`` splits any of them.
+    """
     models = _check_weightsets(weightsets, "layer_stats_names")
     return _names(_layout(models, "layer_stats_names", True), GLOBAL_STAT_NAMES)
 
