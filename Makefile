@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint types bench install clean
+.PHONY: demo test test-slow lint types bench install browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,14 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-test: lint types
+# Debian's chromium for the atlas' browser tests (Playwright drives it; no browser download).
+# Not fatal: without it the browser tests are skipped with the reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+		|| echo "warning: could not install chromium; browser tests will be skipped"; }
+
+test: lint types browser
 	$(BIN)/pytest -q
 
 test-slow: $(STAMP)

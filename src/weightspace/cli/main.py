@@ -11,7 +11,14 @@ import sys
 from collections.abc import Sequence
 
 from weightspace._version import __version__
-from weightspace.cli import demo_cmd, describe_cmd, library_cmd, reproduce_cmd, zoo_cmd
+from weightspace.cli import (
+    demo_cmd,
+    describe_cmd,
+    library_cmd,
+    probe_cmd,
+    reproduce_cmd,
+    zoo_cmd,
+)
 from weightspace.errors import WeightspaceError
 
 __all__ = ["build_parser", "main"]
@@ -33,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     zoo_cmd.register(commands)
     describe_cmd.register(commands)
     reproduce_cmd.register(commands)
+    probe_cmd.register(commands)
     demo_cmd.register(commands)
     return parser
 

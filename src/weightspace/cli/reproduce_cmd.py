@@ -30,6 +30,10 @@ def register(commands: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the table as JSON records on stdout")
     p.set_defaults(run=_invariance)
 
+    from weightspace.cli.reproduce_untangling import register_untangling
+
+    register_untangling(sub)
+
 
 def _invariance(args: argparse.Namespace) -> int:
     from weightspace.library import Library

@@ -1,0 +1,68 @@
+"""A library with a planted footprint: the "init" column sets the scale of one layer's weights.
+
+Every model has four 6x6 layers ``l0 .. l3`` (144 weights, so MI-WD with S=4 has one layer per
+window). Weights are standard normal, except layer ``l1``, whose distribution is set by the
+categorical column ``init``: narrow N(0, 0.3), wide N(0, 3) or shifted N(1.5, 1). (Three scales
+alone would leave the middle one separable from the others by no single hyperplane, which is what
+a one-vs-rest linear SVM needs.) ``label`` is a random column with three values and
+no footprint. Each model has three snapshots (small noise around the final weights). Accuracy is
+a planted linear function of ``init`` and ``learning_rate`` plus noise; a few models are failed
+trainings (accuracy below the 2x-chance threshold of ``digits``, 0.2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from weightspace import Library, WeightSet
+
+INITS = {"narrow": (0.0, 0.3), "wide": (0.0, 3.0), "shifted": (1.5, 1.0)}
+ACC_EFFECT = {"narrow": -0.15, "wide": 0.10, "shifted": 0.05}
+N_MODELS = 120
+N_FAILED = 6
+
+
+def _weights(rng: np.random.Generator, init: str) -> dict[str, np.ndarray]:
+    arrays = {f"l{i}.weight": rng.normal(size=(6, 6)) for i in range(4)}
+    mean, std = INITS[init]
+    arrays["l1.weight"] = mean + std * arrays["l1.weight"]
+    return arrays
+
+
+@pytest.fixture(scope="package")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(1234)
+    path = tmp_path_factory.mktemp("probe") / "lib"
+    lib = Library.create(path)
+    inits = np.array(list(INITS))[np.arange(N_MODELS) % 3]
+    labels = rng.choice(["x", "y", "z"], size=N_MODELS)
+    items = []
+    for i in range(N_MODELS):
+        final = _weights(rng, str(inits[i]))
+        snaps = [
+            WeightSet.from_arrays({k: v + rng.normal(0, 0.05, v.shape) for k, v in final.items()})
+            for _ in range(2)
+        ] + [WeightSet.from_arrays(final)]
+        lr = float(rng.uniform(0.0002, 0.005))
+        acc = 0.6 + ACC_EFFECT[str(inits[i])] + 20 * lr + rng.normal(0, 0.02)
+        if i < N_FAILED:
+            acc = 0.1
+        items.append(
+            {
+                "weights": snaps,
+                "hparams": {
+                    "dataset": "digits",
+                    "init": str(inits[i]),
+                    "label": str(labels[i]),
+                    "learning_rate": lr,
+                    "seed": i,
+                },
+                "metrics": {"test_acc": float(np.clip(acc, 0, 1))},
+            }
+        )
+    lib.add_many(items)
+    lib.close()
+    return path

@@ -1,0 +1,111 @@
+"""Failed-training filter, balancing and splits by model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from weightspace.probe import (
+    NWS_THRESHOLDS,
+    FailureFilter,
+    ProbeError,
+    balance_classes,
+    chance_level,
+    dataset_key,
+    model_splits,
+)
+
+
+def test_nws_thresholds_are_the_papers():
+    assert dict(NWS_THRESHOLDS) == {
+        "mnist": 0.80,
+        "cifar10": 0.25,
+        "svhn": 0.50,
+        "stl10": 0.25,
+        "fashion_mnist": 0.50,
+    }
+
+
+@pytest.mark.parametrize(
+    ("dataset", "expected"),
+    [
+        ("MNIST", 0.80),
+        ("CIFAR-10", 0.25),
+        ("svhn", 0.50),
+        ("STL-10", 0.25),
+        ("Fashion-MNIST", 0.50),
+        ("digits", 0.2),
+        ("mnist10k", 0.2),
+        ("shapes", 0.2),
+        ("textures", 0.2),
+        ("tetris", 2 / 7),
+    ],
+)
+def test_threshold_per_dataset(dataset, expected):
+    assert FailureFilter().threshold(dataset) == expected
+
+
+def test_filter_keeps_exactly_the_models_at_or_above_the_threshold():
+    frame = pd.DataFrame(
+        {
+            "dataset": ["mnist", "mnist", "cifar10", "cifar10", "digits", "digits", "digits"],
+            "test_acc": [0.80, 0.7999, 0.25, 0.2499, 0.2, 0.1999, np.nan],
+        }
+    )
+    kept, report = FailureFilter().apply(frame)
+    assert kept.index.tolist() == [0, 2, 4]
+    assert report.set_index("dataset").n_kept.to_dict() == {"mnist": 1, "cifar10": 1, "digits": 1}
+    assert report.set_index("dataset").rule["mnist"] == "NWS"
+
+
+def test_filter_thresholds_are_configurable():
+    f = FailureFilter(thresholds={"shapes": 0.5}, chance_multiple=3.0)
+    assert f.threshold("shapes") == 0.5
+    assert f.threshold("textures") == pytest.approx(0.3)
+    assert FailureFilter(default=0.4).threshold("my_data") == 0.4
+
+
+def test_filter_unknown_dataset_says_how_to_fix():
+    with pytest.raises(ProbeError, match=r"--threshold my_data=0.5"):
+        FailureFilter().threshold("my_data")
+
+
+def test_filter_without_metric_column():
+    with pytest.raises(ProbeError, match="no 'test_acc' column"):
+        FailureFilter().apply(pd.DataFrame({"dataset": ["mnist"]}))
+
+
+def test_dataset_key_aliases():
+    assert dataset_key("Fashion MNIST") == "fashion_mnist"
+    assert dataset_key("cifar_10") == "cifar10"
+
+
+def test_balance_cuts_every_class_to_the_smallest():
+    labels = np.array(["a"] * 10 + ["b"] * 4 + ["c"] * 7)
+    chosen = balance_classes(labels, random_state=0)
+    assert pd.Series(labels[chosen]).value_counts().to_dict() == {"a": 4, "b": 4, "c": 4}
+    assert np.array_equal(chosen, balance_classes(labels, random_state=0))
+    assert chance_level(labels[chosen]) == pytest.approx(1 / 3)
+    assert chance_level(labels) == pytest.approx(10 / 21)
+
+
+@pytest.mark.parametrize("n_repeats", [1, 3])
+def test_splits_never_put_one_model_on_both_sides(n_repeats):
+    rng = np.random.default_rng(0)
+    models = np.arange(30)
+    y_model = rng.choice(["a", "b"], size=30)
+    groups = np.repeat(models, 4)  # four snapshots per model
+    y = np.repeat(y_model, 4)
+    splits = model_splits(y, groups, n_splits=5, n_repeats=n_repeats, random_state=0)
+    assert len(splits) == 5 * n_repeats
+    for train, test in splits:
+        assert not set(groups[train]) & set(groups[test])
+    for r in range(n_repeats):
+        tests = np.concatenate([t for _, t in splits[5 * r : 5 * r + 5]])
+        assert np.array_equal(np.sort(tests), np.arange(len(y)))
+
+
+def test_splits_need_enough_models_per_class():
+    with pytest.raises(ProbeError, match="fewer than n_splits=5"):
+        model_splits(["a"] * 10 + ["b"] * 3, np.arange(13), n_splits=5)
