@@ -36,7 +36,7 @@ def register(commands: Any) -> None:
     p.add_argument("--train-samples", type=int, help="training images per dataset (subsample)")
     p.add_argument("--input-size", type=int, help="common input size (3 x S x S)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
-    p.add_argument("--group-size", type=int, default=16, help="models per worker task")
+    p.add_argument("--group-size", type=int, default=32, help="models per worker task")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_generate)
 

@@ -37,8 +37,9 @@ from weightspace.zoo.train import TrainConfig, TrainResult
 
 __all__ = ["GenerateReport", "ModelSpec", "generate_zoo", "plan_models"]
 
-#: Models trained together in one worker task (the unit of work lost when a run is killed).
-DEFAULT_GROUP = 16
+#: Models trained together in one worker task (the batched trainer stacks those it can; a killed run
+#: loses at most ``workers x group`` models in training).
+DEFAULT_GROUP = 32
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,11 @@ def _train_group(
 
 
 def _train(models: list[Any], data: Dataset, configs: list[TrainConfig]) -> list[TrainResult]:
+    """Train a group: the batched trainer for two or more models, the reference loop for one."""
+    if len(models) > 1:
+        from weightspace.zoo.batched import train_models
+
+        return train_models(models, data, configs)
     from weightspace.zoo.train import train_model
 
     return [train_model(m, data, c) for m, c in zip(models, configs, strict=True)]
