@@ -37,7 +37,8 @@ types: $(STAMP)
 # Not fatal: without it the browser tests are skipped with the reason.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+		($$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
 		|| echo "warning: could not install chromium; browser tests will be skipped"; }
 
 test: lint types browser

@@ -1,7 +1,9 @@
 """``weightspace demo``: the main job on the embedded default data.
 
-Builds (or reuses: it is resumable and cached) the ``demo`` zoo preset in ``.cache/demo/zoo`` and
-prints what it holds: the library summary and test accuracy per dataset and hyper-parameter.
+Builds (or reuses: it is resumable and cached) the ``demo`` zoo preset in ``.cache/demo/zoo``,
+prints what it holds (the library summary, test accuracy per dataset and hyper-parameter), maps
+it (MI-WD 32 x 32 descriptors of the last snapshots, UMAP; cached in the library), writes the
+self-contained ``.cache/demo/atlas.html`` and serves the interactive atlas on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ def register(commands: Any) -> None:
     p.add_argument("--out", type=Path, default=Path(".cache/demo"), help="output directory")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-serve", action="store_true", help="write atlas.html but start no server")
+    p.add_argument("--port", type=int, default=8050, help="port of the atlas server (127.0.0.1)")
     p.set_defaults(run=_demo)
 
 
@@ -56,4 +60,23 @@ def _demo(args: argparse.Namespace) -> int:
     print(
         f'\nexplore: weightspace library list {zoo} --where "test_acc > 0.9" --columns id,dataset,optimizer,activation,test_acc'
     )
+    return _atlas(args, zoo)
+
+
+def _atlas(args: argparse.Namespace, zoo: Path) -> int:
+    from weightspace.atlas import build_atlas, export_html, serve
+
+    print("\nmapping the zoo (MI-WD 32 x 32 of the last snapshot, UMAP) ...")
+    atlas = build_atlas(zoo, progress=not args.quiet)
+    html = args.out / "atlas.html"
+    export_html(atlas, html)
+    print(f"wrote {html} (opens with no server: {html.resolve().as_uri()})")
+    if args.no_serve:
+        return 0
+    print(
+        f"\natlas of {len(atlas):,} models at http://127.0.0.1:{args.port}/ (Ctrl-C to stop)\n"
+        "  drag a box or lasso on the map: the panel shows the selection's descriptors and\n"
+        "  hyper-parameters; 'Keep as A' stores it; kept selections are compared side by side"
+    )
+    serve(atlas, host="127.0.0.1", port=args.port)
     return 0

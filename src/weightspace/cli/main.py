@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from weightspace._version import __version__
 from weightspace.cli import (
+    atlas_cmd,
     demo_cmd,
     describe_cmd,
     library_cmd,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     describe_cmd.register(commands)
     reproduce_cmd.register(commands)
     probe_cmd.register(commands)
+    atlas_cmd.register(commands)
     demo_cmd.register(commands)
     return parser
 

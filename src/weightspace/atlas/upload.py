@@ -1,0 +1,188 @@
+"""Placing an uploaded checkpoint into an atlas: describe it, map it, find its nearest models.
+
+Uploads arrive as a data URL (``data:...;base64,...``, what ``dcc.Upload`` sends). Their size is
+checked before decoding; the bytes are written only inside a fresh temporary folder (a
+``TemporaryDirectory``), read with :func:`weightspace.load_weights` (any supported format; pickles
+that need code are refused), and the folder is removed as soon as the reading is done, also on error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from weightspace.atlas.model import Atlas
+from weightspace.errors import WeightspaceError
+from weightspace.io.load import load_weights
+from weightspace.io.weightset import WeightSet
+
+__all__ = [
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "Placement",
+    "UploadError",
+    "describe_weights",
+    "place",
+    "read_upload",
+]
+
+#: Default limit of an upload's decoded size (200 MiB).
+DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+T = TypeVar("T")
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class UploadError(WeightspaceError):
+    """An upload is too large or not a data URL of base64 bytes."""
+
+
+@dataclass(frozen=True, eq=False)
+class Placement:
+    """Where an uploaded model lands in an atlas.
+
+    Attributes
+    ----------
+    name : str
+        The uploaded file's name.
+    n_params : int
+        Weights in the checkpoint.
+    descriptor : numpy.ndarray of shape descriptor_shape
+        Its descriptor (same representation as the atlas).
+    xy : tuple of float
+        Its map coordinates (UMAP transform).
+    neighbors : numpy.ndarray of shape (k,)
+        Row indices of the nearest atlas models in descriptor space, nearest first.
+    distances : numpy.ndarray of shape (k,)
+    """
+
+    name: str
+    n_params: int
+    descriptor: np.ndarray
+    xy: tuple[float, float]
+    neighbors: np.ndarray
+    distances: np.ndarray
+
+    def to_dict(self) -> dict[str, object]:
+        """What the map draws: name, x, y and the neighbours' row indices."""
+        return {
+            "name": self.name,
+            "x": self.xy[0],
+            "y": self.xy[1],
+            "neighbors": [int(i) for i in self.neighbors],
+        }
+
+
+def _safe_name(filename: str | None) -> str:
+    base = Path(str(filename or "")).name
+    safe = _SAFE.sub("_", base).lstrip(".")[:120]
+    return safe or "upload.bin"
+
+
+def decoded_size(contents: str) -> int:
+    """Bytes that a data URL's base64 payload decodes to (computed without decoding)."""
+    payload = contents.partition(",")[2].strip()
+    padding = len(payload) - len(payload.rstrip("="))
+    return max(0, len(payload) * 3 // 4 - padding)
+
+
+def read_upload(
+    contents: str,
+    filename: str | None,
+    use: Callable[[WeightSet], T],
+    *,
+    max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    tmp_root: str | os.PathLike[str] | None = None,
+) -> T:
+    """Read an uploaded checkpoint and return ``use(weights)``, computed while the file exists.
+
+    Parameters
+    ----------
+    contents : str
+        A data URL, ``data:<type>;base64,<payload>``.
+    filename : str, optional
+        The uploaded file's name (only its last component, made safe, is used: its suffix helps
+        detect the format).
+    use : callable
+        Called with the :class:`~weightspace.io.weightset.WeightSet`; its result is returned.
+    max_bytes : int, default=200 MiB
+        Largest decoded size accepted; larger uploads raise before anything is decoded or written.
+    tmp_root : path, optional
+        Where the temporary folder is made (default: the system's temporary directory).
+
+    Raises
+    ------
+    UploadError
+        Too large, or not a base64 data URL.
+    CheckpointError
+        The bytes are not a readable checkpoint.
+    """
+    header, sep, payload = contents.partition(",")
+    if not sep or not header.startswith("data:") or ";base64" not in header:
+        raise UploadError(
+            f"{_safe_name(filename)}: expected a data URL 'data:...;base64,...'; got "
+            f"{contents[:40]!r}"
+        )
+    size = decoded_size(contents)
+    if size > max_bytes:
+        raise UploadError(
+            f"{_safe_name(filename)}: {size / 2**20:.1f} MiB is over the upload limit of "
+            f"{max_bytes / 2**20:.1f} MiB; raise it with --max-upload-mb"
+        )
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise UploadError(f"{_safe_name(filename)}: the upload is not valid base64") from None
+    with tempfile.TemporaryDirectory(prefix="weightspace-upload-", dir=tmp_root) as folder:
+        path = Path(folder) / _safe_name(filename)
+        path.write_bytes(raw)
+        del raw
+        return use(load_weights(path))
+
+
+def describe_weights(atlas: Atlas, weights: WeightSet) -> np.ndarray:
+    """The descriptor of one model in the atlas's representation (shape descriptor_shape)."""
+    rep = dict(atlas.representation)
+    name = str(rep.get("name", "miwd"))
+    params = dict(rep.get("params") or {})
+    shape = atlas.descriptors.shape[1:]
+    if name == "miwd":
+        from weightspace.represent.miwd import miwd
+
+        lo, hi = params.get("value_range", (-5.0, 5.0))
+        S, B = int(params.get("S", 32)), int(params.get("B", 32))
+        out = miwd([weights.vector()], S=S, B=B, value_range=(float(lo), float(hi)))
+        return np.asarray(out[0], dtype=np.float32).reshape(shape)
+    from weightspace.represent.registry import _spec, create_representation
+
+    spec = _spec(name)
+    if spec.fit_on_all:
+        raise WeightspaceError(
+            f"representation {name!r} is fitted on the whole library; new models cannot be "
+            "described alone (use an atlas of MI-WD descriptors)"
+        )
+    item = weights.vector() if spec.reads == "vectors" else weights
+    est = create_representation(name, **params).fit([item])
+    return np.asarray(est.transform([item]), dtype=np.float32).reshape(shape)
+
+
+def place(atlas: Atlas, name: str, weights: WeightSet, *, k: int = 8) -> Placement:
+    """Describe ``weights``, map them into ``atlas`` and find their ``k`` nearest models."""
+    desc = describe_weights(atlas, weights)
+    xy = atlas.transform(desc[None])[0]
+    idx, dist = atlas.nearest(desc[None], k)
+    return Placement(
+        name=name,
+        n_params=int(weights.n_params),
+        descriptor=desc,
+        xy=(float(xy[0]), float(xy[1])),
+        neighbors=idx[0],
+        distances=dist[0],
+    )
