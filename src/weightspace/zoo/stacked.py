@@ -215,6 +215,17 @@ def _split(y: Tensor, n: int) -> Tensor:
     return y.view(y.shape[0], n, y.shape[1] // n, *y.shape[2:])
 
 
+def _to_channels_last(x: Tensor) -> Tensor:
+    """``x`` in channels-last memory, so that the convolution's output (and the pooling after it)
+    is channels-last too. One-channel inputs need explicit strides: for them PyTorch's
+    ``contiguous(memory_format=channels_last)`` keeps the NCHW strides, and the convolution then
+    writes NCHW, which made the evaluation of shared grey inputs 2.3x slower (conv + max-pool)."""
+    if x.shape[1] == 1 and x.dim() == 4:
+        x = x.contiguous()
+        return x.as_strided(x.shape, (x.shape[2] * x.shape[3], 1, x.shape[3], 1))
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 class _Conv(_Layer):
     def __init__(self, m: nn.Conv2d, weight: int, bias: int | None) -> None:
         self.weight, self.bias = weight, bias
@@ -232,7 +243,7 @@ class _Conv(_Layer):
         else:
             x, groups = z.flatten(1, 2), n
         if net.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = _to_channels_last(x)
         y = F.conv2d(x, w, b, self.stride, self.padding, self.dilation, groups)
         return _split(y, n), False
 
