@@ -299,11 +299,12 @@ def test_a_large_memmap_is_read_chunk_by_chunk_not_copied(tmp_path: Path):
     mm[:] = np.random.default_rng(5).normal(size=shape[1]).astype(np.float32)
     mm.flush()
     ro = np.memmap(tmp_path / "big.f32", dtype=np.float32, mode="r", shape=shape)
+    miwd(ro[:, :70_000])  # the kernel's one-time compilation/cache load is not the data's memory
     tracemalloc.start()
     try:
         d = miwd(ro)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 8_000_000  # the chunk's temporaries, not the 40 MB of weights
+    assert peak < 4_000_000  # the chunk's temporaries, not the 40 MB of weights
     np.testing.assert_array_equal(d[0], d[3])

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["available", "miwd_counts"]
+__all__ = ["available", "miwd_rows"]
 
 _KERNEL: Any = None
 
@@ -55,8 +55,14 @@ def _kernel() -> Any:
                     elif v >= e_hi[b]:
                         b += 1
                 lanes[(i & 3) * B + b] += 1
+            total = 0
             for b in range(B):
-                row[b] += lanes[b] + lanes[B + b] + lanes[2 * B + b] + lanes[3 * B + b]
+                c = lanes[b] + lanes[B + b] + lanes[2 * B + b] + lanes[3 * B + b]
+                lanes[b] = c
+                total += c
+            scale = 1.0 / max(total, 1)  # an empty window is all zeros
+            for b in range(B):
+                row[b] = np.float32(lanes[b] * scale)
 
         @numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False)
         def count_list(arrays, S, B, lo, hi, norm, e_lo, e_hi, clip, out):  # type: ignore[no-untyped-def]
@@ -95,10 +101,11 @@ def _kernel() -> Any:
 SMALL = 1 << 16
 
 
-def miwd_counts(
+def miwd_rows(
     vectors: Sequence[np.ndarray], S: int, B: int, lo: float, hi: float, clip: bool
 ) -> np.ndarray:
-    """Counts ``(n, S, B)`` (int64) of float32 or float64 vectors, in one parallel kernel call.
+    """MI-WD descriptors ``(n, S, B)`` (float32, rows normalized to sum 1 in the kernel) of float32
+    or float64 vectors, in one parallel kernel call per dtype.
 
     The vectors are passed as they are (a memory map is read, not copied); one call per dtype, so
     a shared machine's scheduler stalls the parallel region once, not once per model.
@@ -106,7 +113,7 @@ def miwd_counts(
     import numba.typed
 
     count_list, count_flat = _kernel()
-    out = np.zeros((len(vectors), S, B), dtype=np.int64)
+    out = np.empty((len(vectors), S, B), dtype=np.float32)
     norm = B / (hi - lo)
     e_lo, e_hi = _edges(lo, hi, B)
     for dtype in {v.dtype for v in vectors}:
@@ -114,14 +121,14 @@ def miwd_counts(
         small = [i for i, v in enumerate(vectors) if v.dtype == dtype and v.shape[0] < SMALL]
         if large:
             arrays = numba.typed.List([np.ascontiguousarray(vectors[i]) for i in large])
-            part = np.zeros((len(large), S, B), dtype=np.int64)
+            part = np.empty((len(large), S, B), dtype=np.float32)
             count_list(arrays, S, B, float(lo), float(hi), norm, e_lo, e_hi, clip, part)
             out[large] = part
         if small:
             lengths = np.array([vectors[i].shape[0] for i in small], dtype=np.int64)
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
             data = np.concatenate([vectors[i] for i in small])
-            part = np.zeros((len(small), S, B), dtype=np.int64)
+            part = np.empty((len(small), S, B), dtype=np.float32)
             count_flat(
                 data, starts, lengths, S, B, float(lo), float(hi), norm, e_lo, e_hi, clip, part
             )

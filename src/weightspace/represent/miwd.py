@@ -177,18 +177,12 @@ def miwd(
         lengths = np.array([a.shape[0] for a in source], dtype=np.int64)
     if engine != "numpy" and _kernel.available():
         clip = outliers == "clip"
-        c: np.ndarray | None = None
         if isinstance(source, np.ndarray):  # one 2-D batch: its rows are views, read in place
             if source.dtype in (np.float32, np.float64):
                 rows = list(source.reshape(lengths.shape[0], -1))
-                c = _kernel.miwd_counts(rows, S, B, lo, hi, clip)
+                return _kernel.miwd_rows(rows, S, B, lo, hi, clip)
         elif all(a.dtype in (np.float32, np.float64) for a in source):
-            c = _kernel.miwd_counts(source, S, B, lo, hi, clip)
-        if c is not None:
-            flat = c.reshape(-1, B)
-            totals2 = np.maximum(flat.sum(axis=1), 1)
-            result: np.ndarray = (flat / totals2[:, None]).astype(np.float32)
-            return result.reshape(lengths.shape[0], S, B)
+            return _kernel.miwd_rows(source, S, B, lo, hi, clip)
     if engine == "numba" and not _kernel.available():
         raise RepresentationError("engine='numba' needs numba: pip install numba")
     counts = _Histogrammer(source, lengths, S, B, lo, hi, outliers == "drop", chunk_size).run()
