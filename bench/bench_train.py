@@ -252,17 +252,7 @@ def step_comparison(k: int, repeats: int) -> dict[str, float]:
 
     net = StackedNet.from_models(models)
     net.infer_shapes((1, 28, 28))
-    opt = StackedOptimizer(["adam"] * k, [1e-3] * k, [0.9] * k, [0.0] * k, net.theta.shape[1])
-    grad = torch.empty_like(net.theta)
-
-    def stacked() -> None:
-        params = net.param_views(requires_grad=True)
-        logits = net.forward(x, params, training=True)
-        loss = F.cross_entropy(logits.reshape(-1, 10), y.reshape(-1), reduction="sum") / batch
-        grads = torch.autograd.grad(loss, params)
-        torch.cat([g.reshape(k, -1) for g in grads], dim=1, out=grad)
-        opt.step(net.theta, grad)
-
+    stacked = adam_step(net, x, y)
     out["StackedNet (grouped conv, channels-last, bmm)"] = best_time(stacked, repeats)
     net_cf = StackedNet.from_models(models, channels_last=False)
     net_cf.infer_shapes((1, 28, 28))
@@ -366,6 +356,12 @@ def stacked_step(arch: str, n: int, batch: int) -> Callable[[], None]:
     gen = torch.Generator().manual_seed(0)
     x = torch.rand((batch, n, *shape), generator=gen)
     y = torch.randint(0, 10, (batch, n), generator=gen)
+    return adam_step(net, x, y)
+
+
+def adam_step(net: StackedNet, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    """One Adam step of every model of ``net`` on ``x (B, N, ...)``, ``y (B, N)``, as batched.py."""
+    n, batch = net.n_models, y.shape[0]
     opt = StackedOptimizer(["adam"] * n, [1e-3] * n, [0.9] * n, [0.0] * n, net.theta.shape[1])
     grad = torch.empty_like(net.theta)
 
