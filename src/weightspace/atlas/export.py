@@ -119,9 +119,9 @@ def export_html(atlas: Atlas, path: str | os.PathLike[str], *, color_by: str | N
     return target
 
 
-def to_iframe(atlas: Atlas, *, height: int = 560) -> str:
+def to_iframe(atlas: Atlas, *, height: int = 560, color_by: str | None = None) -> str:
     """The page of :func:`to_html` in an ``<iframe srcdoc>`` (for Jupyter: scripts stay isolated)."""
-    page = to_html(atlas, height="100%")
+    page = to_html(atlas, color_by=color_by, height="100%")
     return (
         f'<iframe srcdoc="{html.escape(page, quote=True)}" '
         f'style="width: 100%; height: {int(height)}px; border: 1px solid #ddd;" '

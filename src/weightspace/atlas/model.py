@@ -32,11 +32,13 @@ if TYPE_CHECKING:
     from weightspace.atlas.embed import AtlasEmbedding
     from weightspace.atlas.summary import SelectionSummary
 
-__all__ = ["FORMAT", "Atlas", "AtlasError", "Coloring", "Column"]
+__all__ = ["DISPLAY_MAX_BYTES", "FORMAT", "Atlas", "AtlasError", "Coloring", "Column"]
 
 #: The ``format`` field of a serialized atlas, and its version.
 FORMAT = "weightspace-atlas"
 _VERSION = 1
+#: Largest page :meth:`Atlas.display` shows inside a notebook (plotly.js alone is ~5 MiB).
+DISPLAY_MAX_BYTES = 32 * 2**20
 
 
 # ---------------------------------------------------------------------------------- the atlas
@@ -362,13 +364,92 @@ class Atlas:
 
         return plot_atlas(self, color_by=color_by, ax=ax)
 
-    def _repr_html_(self) -> str:
+    def display(
+        self,
+        *,
+        color_by: str | None = None,
+        height: int = 560,
+        max_bytes: int | None = DISPLAY_MAX_BYTES,
+    ) -> None:
+        """Show the map in a Jupyter notebook (JupyterLab, classic Notebook, VS Code).
+
+        The page of :meth:`to_html` in an ``<iframe srcdoc>``: it needs no server and no network,
+        and its scripts stay isolated from the notebook's. Only IPython (the notebook's kernel) is
+        used; ``nbformat``/``nbclient`` are not needed. Displaying the atlas
+        as a cell's last value (``atlas``) shows the same with the defaults.
+
+        Parameters
+        ----------
+        color_by : str, optional
+            The colouring shown first (default: the atlas's first).
+        height : int, default=560
+            Height of the frame in pixels.
+        max_bytes : int or None, default=DISPLAY_MAX_BYTES (32 MiB)
+            A larger page (it is stored in the notebook file) is replaced by a message that says
+            how to open it as a file; None shows any size.
+
+        Raises
+        ------
+        ImportError
+            Without IPython (outside a notebook): write a file with
+            :func:`weightspace.atlas.export_html` instead.
+        """
+        import importlib
+
+        try:
+            display = importlib.import_module("IPython.display").display
+        except ImportError:
+            raise ImportError(
+                "Atlas.display() shows the map in a Jupyter notebook and needs IPython (every "
+                "Jupyter kernel has it; pip install ipython); outside a notebook write the page to "
+                "a file: weightspace.atlas.export_html(atlas, 'atlas.html')"
+            ) from None
+        bundle = self._display_bundle(color_by=color_by, height=height, max_bytes=max_bytes)
+        display(bundle, raw=True)
+
+    def _display_bundle(
+        self,
+        *,
+        color_by: str | None = None,
+        height: int = 560,
+        max_bytes: int | None = DISPLAY_MAX_BYTES,
+    ) -> dict[str, str]:
+        """The notebook output: the framed page (or the size message) and the plain repr."""
         from weightspace.atlas.export import to_iframe
 
-        return to_iframe(self)
+        if max_bytes is not None and (
+            isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1
+        ):
+            raise AtlasError(f"max_bytes must be a positive integer or None; got {max_bytes!r}")
+        if isinstance(height, bool) or not isinstance(height, int) or height < 1:
+            raise AtlasError(f"height must be a positive number of pixels; got {height!r}")
+        frame = to_iframe(self, height=height, color_by=color_by)
+        size = len(frame.encode("utf-8"))
+        if max_bytes is not None and size > max_bytes:
+            frame = _too_large(self, size, max_bytes)
+        return {"text/html": frame, "text/plain": repr(self)}
+
+    def _repr_html_(self) -> str:
+        return self._display_bundle()["text/html"]
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/html": self._repr_html_(), "text/plain": repr(self)}
+        return self._display_bundle()
+
+
+def _too_large(atlas: Atlas, size: int, limit: int) -> str:
+    """The notebook message shown instead of a page over the display limit."""
+    import html
+
+    mb = 2**20
+    return (
+        '<div class="weightspace-atlas-too-large" style="padding: 10px 14px; '
+        'border: 1px solid #d9a400; background: #fff8e1; font-family: sans-serif;">'
+        f"<b>{html.escape(repr(atlas))}</b><br>Its map is a {size / mb:.1f} MiB page, more than "
+        f"the {limit / mb:.1f} MiB shown inside a notebook (the page is stored in the notebook "
+        "file). Open it as a file instead: <code>weightspace.atlas.export_html(atlas, "
+        "'atlas.html')</code> or <code>weightspace atlas export LIB -o atlas.html</code>; or "
+        "show it anyway: <code>atlas.display(max_bytes=None)</code>.</div>"
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -30,9 +30,11 @@ def register(commands: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the table as JSON records on stdout")
     p.set_defaults(run=_invariance)
 
+    from weightspace.cli.reproduce_embeddings import register_embeddings
     from weightspace.cli.reproduce_untangling import register_untangling
 
     register_untangling(sub)
+    register_embeddings(sub)
 
 
 def _invariance(args: argparse.Namespace) -> int:
