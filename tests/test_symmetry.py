@@ -21,6 +21,8 @@ CONFIGS = [
     ("tetris-mlp", {"activation": "sigmoid", "init": "normal", "bias": True}),
     ("mlp", {"in_features": 6, "hidden": (7, 5), "n_classes": 3, "batch_norm": True}),
     ("mlp", {"in_features": 6, "hidden": (9, 9, 4), "activation": "tanh", "dropout": 0.5}),
+    ("plain-mlp", {"in_features": 6, "hidden": (7, 5)}),
+    ("plain-cnn", {"widths": (3, 4), "input_size": 8, "dataset": "digits:0v1"}),
 ]  # fmt: skip
 
 

@@ -222,9 +222,16 @@ def test_width_scale_shrinks_every_hidden_width():
 
 def test_mlp_with_batch_norm_and_default_init():
     net = create_architecture("mlp", seed=0, in_features=4, hidden=(8,), batch_norm=True)
-    assert [type(m).__name__ for m in net] == ["Linear", "BatchNorm1d", "ReLU", "Linear"]
+    assert [type(m).__name__ for m in net] == ["Flatten", "Linear", "BatchNorm1d", "ReLU", "Linear"]
     bound = 1 / 4**0.5
-    assert float(net[0].bias.detach().abs().max()) <= bound
+    assert float(net.get_submodule("0").bias.detach().abs().max()) <= bound
+
+
+def test_mlps_flatten_image_inputs():
+    net = create_architecture("tetris-mlp", seed=0)
+    x = torch.rand(3, 1, 4, 4)
+    torch.testing.assert_close(net(x), net(x.reshape(3, 16)))
+    assert list(net.state_dict()) == ["0.weight", "2.weight"]
 
 
 def test_unknown_name_suggests_the_closest():

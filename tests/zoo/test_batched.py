@@ -395,5 +395,5 @@ def test_errors_name_the_problem(digits):
     with pytest.raises(WeightspaceError, match=re.escape("configs[0] must be a TrainConfig")):
         train_models([mlp(0)], data, [{"lr": 1e-3}])  # type: ignore[list-item]
     with pytest.raises(StackError, match="do not fit the network"):
-        train_models([create_architecture("mlp", seed=0, in_features=64)], data, [config])
+        train_models([create_architecture("mlp", seed=0, in_features=32)], data, [config])
     assert train_models([], data, []) == []

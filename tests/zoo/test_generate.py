@@ -154,3 +154,21 @@ def test_cli_needs_a_preset_or_a_full_plan(capsys, tmp_path):
 def test_registry_listings(capsys, command):
     assert main(["zoo", command]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_a_space_with_an_epochs_budget_stores_the_trained_epochs_apart(tmp_path):
+    plan = ZooPlan(
+        space="tetris-mlp",
+        n=1,
+        datasets=("tetris",),
+        input_shape=None,
+        space_overrides={"epochs": 2},
+        min_epochs=1,
+        max_epochs=2,
+        n_snapshots=3,
+    )
+    generate_zoo(plan, tmp_path / "zoo", workers=0, progress=False)
+    lib = Library(tmp_path / "zoo")
+    assert lib.columns()["epochs"] == "hparam"
+    assert lib.columns()["epochs_trained"] == "metric"
+    assert lib.query()["epochs_trained"].between(1, 2).all()

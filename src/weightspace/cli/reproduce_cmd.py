@@ -31,9 +31,11 @@ def register(commands: Any) -> None:
     p.set_defaults(run=_invariance)
 
     from weightspace.cli.reproduce_embeddings import register_embeddings
+    from weightspace.cli.reproduce_htt import register_htt
     from weightspace.cli.reproduce_untangling import register_untangling
 
     register_untangling(sub)
+    register_htt(sub)
     register_embeddings(sub)
 
 

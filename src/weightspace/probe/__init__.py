@@ -25,6 +25,7 @@ from weightspace.probe.common import (
     target_labels,
 )
 from weightspace.probe.features import FeatureLayout, feature_layout, load_features
+from weightspace.probe.htt import HTTResult, htt_probe
 from weightspace.probe.regression import RegressionResult, accuracy_regression, regress_accuracy
 from weightspace.probe.report import ProbeResult, Report, markdown_table
 from weightspace.probe.svm import (
@@ -40,6 +41,7 @@ __all__ = [
     "DATASET_CLASSES",
     "FailureFilter",
     "FeatureLayout",
+    "HTTResult",
     "NWS_THRESHOLDS",
     "ProbeError",
     "ProbeResult",
@@ -53,6 +55,7 @@ __all__ = [
     "cross_validate_svm",
     "dataset_key",
     "feature_layout",
+    "htt_probe",
     "load_features",
     "markdown_table",
     "model_splits",

@@ -537,7 +537,9 @@ def _mlp_layers(
             modules.append(_activation(arch, activation, allowed))
             if dropout > 0:
                 modules.append(nn.Dropout(dropout))
-    return OrderedDict((str(i), m) for i, m in enumerate(modules))
+    # images (e.g. Tetris' 1 x 4 x 4) are flattened; flat inputs pass unchanged. Named apart so
+    # that the layers keep their indices ("0.weight", ...).
+    return OrderedDict([("flatten", nn.Flatten()), *((str(i), m) for i, m in enumerate(modules))])
 
 
 def tetris_mlp(

@@ -123,11 +123,11 @@ _DATA_CACHE: dict[tuple[str, int, Any, Any], Dataset] = {}
 
 
 def _dataset(name: str, plan: ZooPlan) -> Dataset:
-    from weightspace.zoo.datasets import load_dataset
+    from weightspace.zoo.tasks import load_task_dataset
 
     key = (name, plan.seed, plan.input_shape, plan.train_samples)
     if key not in _DATA_CACHE:
-        data = load_dataset(name, seed=plan.seed)
+        data = load_task_dataset(name, seed=plan.seed)  # a dataset, or a task: "mnist10k:3v8"
         if plan.input_shape is not None and len(data.input_shape) == 3:
             data = to_common_shape(data, plan.input_shape)
         if plan.train_samples is not None and plan.train_samples < data.n_train:
@@ -227,6 +227,7 @@ def _store(
     seconds: float,
 ) -> None:
     from weightspace.io.torch_format import read_state_dict
+    from weightspace.zoo.tasks import task_metadata
 
     snapshots = [read_state_dict(s, source=f"zoo:{spec.key}", roles=roles) for s in result.states]
     final = result.final
@@ -240,11 +241,13 @@ def _store(
             "val_acc": final.val_acc,
             "train_acc": final.train_acc,
             "test_loss": final.test_loss,
-            "epochs": result.epochs,
+            # a space with an ``epochs`` hyper-parameter (a budget) keeps that name
+            ("epochs_trained" if "epochs" in spec.config else "epochs"): result.epochs,
             "stop_reason": result.stop_reason,
             "train_seconds": seconds,
         },
-        metadata={"zoo_key": spec.key, "zoo_index": spec.index, "zoo_space": plan.space},
+        metadata={"zoo_key": spec.key, "zoo_index": spec.index, "zoo_space": plan.space}
+        | task_metadata(plan.datasets, spec.config.get("dataset")),
         snapshots=result.records,
     )
 

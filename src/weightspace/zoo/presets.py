@@ -14,6 +14,7 @@ from typing import Any
 
 from weightspace.errors import WeightspaceError
 from weightspace.zoo.space import HyperSpace, get_space, load_space
+from weightspace.zoo.tasks import htt_plan_fields  # also registers the task-zoo spaces
 
 __all__ = ["ZooPlan", "get_preset", "list_presets", "register_preset"]
 
@@ -186,3 +187,6 @@ register_preset(
         description="Schürholt et al.'s CNN grid (256 configs, 50 epochs, batch 10) on mnist10k",
     ),
 )
+
+register_preset("htt-mnist10k-mlp", lambda: ZooPlan(**htt_plan_fields("mlp", n_tasks=20, runs=40)))
+register_preset("htt-mnist10k-cnn", lambda: ZooPlan(**htt_plan_fields("cnn", n_tasks=20, runs=40)))
