@@ -116,6 +116,22 @@ def count_models(path: Path) -> int:
         return 0
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_killing_a_real_run_and_rerunning_finishes_the_rest(tmp_path):
     out = tmp_path / "zoo"
     command = [
@@ -128,8 +144,14 @@ def test_killing_a_real_run_and_rerunning_finishes_the_rest(tmp_path):
     deadline = time.monotonic() + 120
     while count_models(out) < 1 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
+    workers = children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert workers  # the pool's worker (and the resource tracker)
+    assert not any(alive(pid) for pid in workers)  # no orphan lingers
     first = count_models(out)
     assert 1 <= first <= 4
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)

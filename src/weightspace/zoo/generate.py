@@ -16,6 +16,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -191,11 +192,30 @@ def _train(models: list[Any], data: Dataset, configs: list[TrainConfig]) -> list
     return [train_model(m, data, c) for m, c in zip(models, configs, strict=True)]
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int) -> None:
     import torch
 
+    _exit_with_parent(parent)
     # Each worker process is ours: one thread each, the processes give the parallelism.
     torch.set_num_threads(1)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Linux: the worker gets SIGTERM when the generating process dies, even by SIGKILL or the
+    OOM killer; otherwise it would wait on its task queue forever (an orphan holding memory).
+    No standard-library or torch call does this; it is one ``prctl``."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 # ------------------------------------------------------------------------------ parent side
@@ -328,7 +348,7 @@ def _run_groups(
     # spawn, not fork: forking a process that already runs torch's thread pools can deadlock
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=workers, initializer=_worker_init, mp_context=context
+        max_workers=workers, initializer=_worker_init, initargs=(os.getpid(),), mp_context=context
     ) as pool:
         pending: dict[Future[Any], float] = {}
         queue = list(groups)
