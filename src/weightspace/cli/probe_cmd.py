@@ -89,6 +89,10 @@ def register(commands: Any) -> None:
     add_common_arguments(p, seed=False)
     p.set_defaults(run=_regression)
 
+    from weightspace.cli.probe_dmc import register_dmc
+
+    register_dmc(sub)
+
 
 def add_common_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
     """Selection, failed-training filter, seed (when the probe draws at random) and output

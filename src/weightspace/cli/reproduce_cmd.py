@@ -32,11 +32,13 @@ def register(commands: Any) -> None:
 
     from weightspace.cli.reproduce_embeddings import register_embeddings
     from weightspace.cli.reproduce_htt import register_htt
+    from weightspace.cli.reproduce_performance_maps import register_performance_maps
     from weightspace.cli.reproduce_untangling import register_untangling
 
     register_untangling(sub)
     register_htt(sub)
     register_embeddings(sub)
+    register_performance_maps(sub)
 
 
 def _invariance(args: argparse.Namespace) -> int:

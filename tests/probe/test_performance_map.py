@@ -1,0 +1,209 @@
+"""Performance maps (NWS Fig. 5) and the subset-size study (Fig. 18) on a planted library.
+
+Every model has four snapshots of a conv layer (``conv1``, 592 weights with its bias) and two FC
+layers (``fc1``: 528, ``fc2``: 170), standard normal weights, except that ``init = "b"`` scales
+the ``fc1`` kernel by 3 from the third snapshot on. A map must show the footprint where it is
+(windows inside ``fc1``, late snapshots) and chance elsewhere: earlier in the vector, and in
+``fc1`` before the footprint appears.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from weightspace import Library, WeightSet
+from weightspace.cli.reproduce_performance_maps import register_performance_maps
+from weightspace.errors import WeightspaceError
+from weightspace.probe.common import ProbeError
+from weightspace.probe.performance_map import performance_maps
+from weightspace.reproduce.performance_maps import subset_size_study
+
+SHAPES = {
+    "conv1.weight": (16, 4, 3, 3),
+    "conv1.bias": (16,),
+    "fc1.weight": (16, 32),
+    "fc1.bias": (16,),
+    "fc2.weight": (10, 16),
+    "fc2.bias": (10,),
+}
+N_PER_CLASS = 40
+W = 64
+# Depth = window start / (1290 - 64). Windows inside the fc1 kernel (592-1104) start at depths
+# 0.48-0.85: bins 5-7 of 10. Bins 0-3 (starts below 491) end before fc1 begins.
+INSIDE, OUTSIDE = slice(5, 8), slice(0, 4)
+# Chance is 1/2. An uninformed cell pools 16 test models x 2 windows and the outside average
+# pools 16 such cells; 0.15 is far beyond its spread, and far below a found footprint (~1).
+TOLERANCE = 0.15
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These networks are tiny: one thread is fastest, and on a busy 2-core machine two threads
+    spin against each other (tens of times slower). Restored after the module."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def planted_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(7)
+    path = tmp_path_factory.mktemp("maps") / "lib"
+    lib = Library.create(path)
+    inits = np.repeat(["a", "b"], N_PER_CLASS)
+    items = []
+    for init in inits:
+        snaps = []
+        for s in range(4):
+            arrays = {k: rng.normal(size=v).astype(np.float32) for k, v in SHAPES.items()}
+            if init == "b" and s >= 2:
+                arrays["fc1.weight"] *= 3.0
+            snaps.append(WeightSet.from_arrays(arrays))
+        items.append(
+            {
+                "weights": snaps,
+                "hparams": {"dataset": "digits", "init": str(init)},
+                "metrics": {"test_acc": 0.9},
+                "snapshots": [{"epoch": s, "progress": s / 3} for s in range(4)],
+            }
+        )
+    lib.add_many(items)
+    lib.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def maps(planted_map):
+    return performance_maps(
+        Library(planted_map), "init", regions=("all", "conv"), window=W, depth_bins=10,
+        windows_per_cell=2, steps=300, random_state=0,
+    )  # fmt: skip
+
+
+def test_footprint_is_found_where_and_when_it_was_planted(maps):
+    grid = maps.maps[0].grid
+    assert grid.shape == (4, 10)
+    assert grid[2:, INSIDE].mean() >= 0.9
+    assert maps.maps[0].model_score >= 0.9
+
+
+def test_map_is_at_chance_elsewhere(maps):
+    grid = maps.maps[0].grid
+    assert abs(grid[:, OUTSIDE].mean() - 0.5) < TOLERANCE
+    assert abs(grid[:2, INSIDE].mean() - 0.5) < TOLERANCE
+
+
+def test_conv_only_map_has_no_footprint(maps):
+    conv = maps.maps[1]
+    assert conv.region == "conv"
+    assert abs(conv.grid.mean() - 0.5) < TOLERANCE
+
+
+def test_map_axes_and_layer_marks(maps):
+    m = maps.maps[0]
+    np.testing.assert_allclose(m.progress, [0, 1 / 3, 2 / 3, 1])
+    np.testing.assert_allclose(m.depth_edges, np.linspace(0, 1, 11))
+    assert [name for name, _ in m.layer_marks] == ["conv1", "fc1", "fc2"]
+    frame = m.to_frame()
+    assert len(frame) == 40
+    assert {"snapshot", "progress", "depth_lo", "depth_hi", "score", "chance"} <= set(frame)
+
+
+def test_result_contract(maps):
+    assert set(maps.figures()) == {"maps", "map-init-all", "map-init-conv"}
+    assert isinstance(maps.plot(), Figure)
+    table = maps.to_frame()
+    assert list(table.region) == ["all", "conv"]
+    assert table.paper_score.isna().all()
+    assert "init (all weights)" in maps.summary()
+    assert "paper" in maps.summary()
+
+
+def test_subset_size_study_over_windows(planted_map):
+    result = subset_size_study(
+        Library(planted_map), "init", sizes=(16, 64), steps=100, random_state=0
+    )
+    table = result.to_frame()
+    assert list(table["size"]) == [16, 64]
+    assert (table["accuracy_mean"] >= 0.8).all()
+    assert list(result.slopes().target) == ["init"]
+    assert set(result.figures()) == {"fig18"}
+    assert "Fig. 18" in result.summary()
+
+
+def test_subset_size_study_over_training_models(planted_map):
+    result = subset_size_study(
+        Library(planted_map), "init", sizes=(8, 32), vary="models", window=W, steps=100,
+        random_state=0,
+    )  # fmt: skip
+    table = result.to_frame()
+    assert list(table["n_train"]) == [8, 32]
+    assert (table["n_test"] == 16).all()
+
+
+def test_bad_parameters(planted_map):
+    lib = Library(planted_map)
+    with pytest.raises(ProbeError, match="depth_bins must be a positive integer"):
+        performance_maps(lib, "init", window=W, depth_bins=0)
+    with pytest.raises(ProbeError, match="region must be one of"):
+        performance_maps(lib, "init", window=W, regions=("middle",))
+    with pytest.raises(ProbeError, match="vary must be"):
+        subset_size_study(lib, "init", vary="depth")
+
+
+def run_cli(capsys, *argv: object) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="weightspace")
+    commands = parser.add_subparsers(dest="command")
+    register_performance_maps(commands.add_parser("reproduce").add_subparsers(dest="experiment"))
+    try:
+        args = parser.parse_args([str(a) for a in argv])
+        code = int(args.run(args) or 0)
+    except WeightspaceError as exc:
+        print(f"weightspace: error: {exc}", file=sys.stderr)
+        code = 1
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_writes_maps_study_and_json(planted_map, tmp_path, capsys):
+    code, out, _ = run_cli(
+        capsys, "reproduce", "performance-maps", planted_map, "--window", W, "--depth-bins", 5,
+        "--steps", 50, "--study-sizes", "32,64", "--study-steps", 30, "--out", tmp_path,
+        "--json", "--quiet",
+    )  # fmt: skip
+    assert code == 0
+    records = json.loads(out)
+    assert [r["target"] for r in records] == ["init"]
+    for name in (
+        "performance-maps.md", "performance-maps.csv", "performance-maps-grid.csv",
+        "performance-maps-subset-size.csv", "performance-maps-maps.png",
+        "performance-maps-map-init-all.png", "performance-maps-fig18.png",
+    ):  # fmt: skip
+        assert (tmp_path / name).is_file(), name
+    assert "Subset size (NWS Fig. 18)" in (tmp_path / "performance-maps.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["--target", "nope", "--window", "64"], 1, "unknown target 'nope'"),
+        (["--regions", "middle", "--window", "64"], 1, "region must be one of"),
+        (["--vary", "depth"], 2, "invalid choice"),
+        (["--study-sizes", "a,b", "--window", "64", "--steps", "5"], 1, "expected integers"),
+    ],
+)
+def test_cli_exit_codes(planted_map, capsys, argv, code, message):
+    got, _, err = run_cli(capsys, "reproduce", "performance-maps", planted_map, *argv, "--quiet")
+    assert got == code
+    assert message in err
