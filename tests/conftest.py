@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 # Keras writes the test files with its PyTorch backend (no TensorFlow); set before keras imports.
@@ -13,6 +14,7 @@ import pytest
 import torch
 
 from weightspace import Library
+from weightspace.cli.main import main
 
 
 def make_cnn(seed: int = 0) -> torch.nn.Sequential:
@@ -40,6 +42,22 @@ def rng() -> np.random.Generator:
 @pytest.fixture
 def cnn() -> torch.nn.Sequential:
     return make_cnn(0)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run ``weightspace ARGV...`` in this process: ``(exit code, stdout, stderr)``, with argparse's
+    usage errors (exit 2) returned like any other code."""
+
+    def run(*argv: object) -> tuple[int, str, str]:
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 @pytest.fixture

@@ -17,13 +17,6 @@ import torch
 import weightspace
 from weightspace import load_weights
 from weightspace.cli.library_cmd import parse_meta
-from weightspace.cli.main import main
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -48,11 +41,10 @@ def test_console_script_help_and_version():
     assert usage.returncode == 2
 
 
-def test_create_add_info_list_export(tmp_path, capsys, files, cnn):
+def test_create_add_info_list_export(tmp_path, cli, files, cnn):
     lib = tmp_path / "lib"
-    assert run(capsys, "library", "create", lib)[0] == 0
-    code, out, _ = run(
-        capsys,
+    assert cli("library", "create", lib)[0] == 0
+    code, out, _ = cli(
         "library",
         "add",
         lib,
@@ -66,23 +58,23 @@ def test_create_add_info_list_export(tmp_path, capsys, files, cnn):
     assert code == 0
     assert "added 2 model(s)" in out
 
-    code, out, _ = run(capsys, "library", "info", lib, "--json")
+    code, out, _ = cli("library", "info", lib, "--json")
     info = json.loads(out)
     assert info["n_models"] == 2
     assert info["columns"] == {"dataset": "meta", "lr": "hparam"}
-    code, out, _ = run(capsys, "library", "info", lib)
+    code, out, _ = cli("library", "info", lib)
     assert "models        2" in out
 
-    code, out, _ = run(capsys, "library", "list", lib, "--where", "name = 'a.pt'", "--json")
+    code, out, _ = cli("library", "list", lib, "--where", "name = 'a.pt'", "--json")
     rows = json.loads(out)
     assert [r["name"] for r in rows] == ["a.pt"]
     assert rows[0]["lr"] == 0.01
     assert rows[0]["dataset"] == "digits"
-    code, out, _ = run(capsys, "library", "list", lib, "--columns", "id,name")
+    code, out, _ = cli("library", "list", lib, "--columns", "id,name")
     assert out.split() == ["id", "name", "1", "a.pt", "2", "b.safetensors"]
 
     out_file = tmp_path / "exported.safetensors"
-    assert run(capsys, "library", "export", lib, "2", out_file)[0] == 0
+    assert cli("library", "export", lib, "2", out_file)[0] == 0
     assert load_weights(out_file).vector().tobytes() == load_weights(cnn).vector().tobytes()
 
 
@@ -127,14 +119,14 @@ def _bad_file(kind: str, tmp: Path, good: Path) -> Path:
     ],
 )
 def test_bad_files_fail_cleanly_and_leave_the_library_unchanged(
-    tmp_path, capsys, files, kind, message
+    tmp_path, cli, files, kind, message
 ):
     lib = tmp_path / "lib"
-    run(capsys, "library", "create", lib)
-    run(capsys, "library", "add", lib, files[0], "--quiet")
+    cli("library", "create", lib)
+    cli("library", "add", lib, files[0], "--quiet")
     before = library_state(lib)
     bad = _bad_file(kind, tmp_path, files[0])
-    code, out, err = run(capsys, "library", "add", lib, files[1], bad, "--quiet")
+    code, out, err = cli("library", "add", lib, files[1], bad, "--quiet")
     assert code == 1
     assert err.count("\n") == 1, err  # one line
     assert err.startswith("weightspace: error: ")
@@ -144,44 +136,44 @@ def test_bad_files_fail_cleanly_and_leave_the_library_unchanged(
     assert library_state(lib) == before
 
 
-def test_nan_weights_are_added_and_reported(tmp_path, capsys):
+def test_nan_weights_are_added_and_reported(tmp_path, cli):
     lib = tmp_path / "lib"
-    run(capsys, "library", "create", lib)
+    cli("library", "create", lib)
     path = tmp_path / "nan.npz"
     np.savez(path, w=np.array([[1.0, np.nan], [np.inf, 0.0]], np.float32))
-    assert run(capsys, "library", "add", lib, path, "--quiet")[0] == 0
-    _code, out, _ = run(capsys, "library", "info", lib)
+    assert cli("library", "add", lib, path, "--quiet")[0] == 0
+    _code, out, _ = cli("library", "info", lib)
     assert "1 model(s) with non-finite weights: 1" in out
 
 
-def test_not_a_library_and_newer_schema(tmp_path, capsys, files):
-    code, _, err = run(capsys, "library", "info", tmp_path)
+def test_not_a_library_and_newer_schema(tmp_path, cli, files):
+    code, _, err = cli("library", "info", tmp_path)
     assert code == 1
     assert "not a weightspace library" in err
-    code, _, err = run(capsys, "library", "add", tmp_path / "nowhere", files[0])
+    code, _, err = cli("library", "add", tmp_path / "nowhere", files[0])
     assert code == 1
     assert "no library here" in err
     lib = tmp_path / "lib"
-    run(capsys, "library", "create", lib)
+    cli("library", "create", lib)
     conn = sqlite3.connect(lib / "weightspace.db")
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    code, _, err = run(capsys, "library", "add", lib, files[0])
+    code, _, err = cli("library", "add", lib, files[0])
     assert code == 1
     assert "newer than this weightspace supports" in err
     assert library_state(lib) == (0, [])
 
 
-def test_bad_meta_and_where(tmp_path, capsys, files):
+def test_bad_meta_and_where(tmp_path, cli, files):
     lib = tmp_path / "lib"
-    run(capsys, "library", "create", lib)
-    code, _, err = run(capsys, "library", "add", lib, files[0], "--meta", "oops")
+    cli("library", "create", lib)
+    code, _, err = cli("library", "add", lib, files[0], "--meta", "oops")
     assert code == 1
     assert "expected KEY=VALUE" in err
-    code, _, err = run(capsys, "library", "list", lib, "--where", "nonsense ==")
+    code, _, err = cli("library", "list", lib, "--where", "nonsense ==")
     assert code == 1
     assert "SQL error" in err
-    code, _, err = run(capsys, "library", "export", lib, "7", tmp_path / "x.safetensors")
+    code, _, err = cli("library", "export", lib, "7", tmp_path / "x.safetensors")
     assert code == 1
     assert "no model with id 7" in err
 

@@ -1,45 +1,20 @@
 """``weightspace probe svm|regression`` and ``weightspace reproduce untangling``: exit codes,
 JSON records, report files.
 
-The commands are registered on a parser built here the way ``weightspace.cli.main`` builds its
-own, with the same mapping of errors to exit codes.
+Run through ``weightspace.cli.main.main`` (the ``cli`` fixture of ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 
 import pytest
 
-from weightspace.cli.probe_cmd import register
-from weightspace.cli.reproduce_untangling import register_untangling
-from weightspace.errors import WeightspaceError
 
-
-def run(capsys, *argv: object) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="weightspace")
-    commands = parser.add_subparsers(dest="command")
-    register(commands)
-    reproduce = commands.add_parser("reproduce").add_subparsers(dest="experiment")
-    register_untangling(reproduce)
-    try:
-        args = parser.parse_args([str(a) for a in argv])
-        code = int(args.run(args) or 0)
-    except WeightspaceError as exc:
-        print(f"weightspace: error: {exc}", file=sys.stderr)
-        code = 1
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_svm_json_records_and_report(planted, tmp_path, capsys):
+def test_svm_json_records_and_report(planted, tmp_path, cli):
     out_dir = tmp_path / "svm"
-    code, out, _ = run(
-        capsys, "probe", "svm", planted, "--repr", "stats", "--target", "init,label",
+    code, out, _ = cli(
+        "probe", "svm", planted, "--repr", "stats", "--target", "init,label",
         "--folds", "4", "--repeats", "1", "--out", out_dir, "--json", "--quiet",
     )  # fmt: skip
     assert code == 0
@@ -55,9 +30,9 @@ def test_svm_json_records_and_report(planted, tmp_path, capsys):
     assert "![accuracy](svm-stats-linear-accuracy.png)" in text
 
 
-def test_svm_default_report_dir_and_summary(planted, capsys):
-    code, out, _ = run(
-        capsys, "probe", "svm", planted, "--target", "init", "--kernel", "rbf", "--repeats", "1",
+def test_svm_default_report_dir_and_summary(planted, cli):
+    code, out, _ = cli(
+        "probe", "svm", planted, "--target", "init", "--kernel", "rbf", "--repeats", "1",
         "--quiet",
     )  # fmt: skip
     assert code == 0
@@ -65,8 +40,8 @@ def test_svm_default_report_dir_and_summary(planted, capsys):
     assert (planted / "reports" / "svm" / "svm-layer-stats-rbf.md").is_file()
 
 
-def test_regression_cli(planted, tmp_path, capsys):
-    code, out, _ = run(capsys, "probe", "regression", planted, "--out", tmp_path, "--json")
+def test_regression_cli(planted, tmp_path, cli):
+    code, out, _ = cli("probe", "regression", planted, "--out", tmp_path, "--json")
     assert code == 0
     records = json.loads(out)
     assert {r["hparam"] for r in records} == {"const", "init", "label", "learning_rate"}
@@ -74,9 +49,9 @@ def test_regression_cli(planted, tmp_path, capsys):
         assert (tmp_path / name).is_file()
 
 
-def test_untangling_cli(planted, tmp_path, capsys):
-    code, out, _ = run(
-        capsys, "reproduce", "untangling", planted, "--targets", "init,label", "--dims", "4,16",
+def test_untangling_cli(planted, tmp_path, cli):
+    code, out, _ = cli(
+        "reproduce", "untangling", planted, "--targets", "init,label", "--dims", "4,16",
         "--resample-to", "256", "--out", tmp_path, "--json", "--quiet",
     )  # fmt: skip
     assert code == 0
@@ -97,8 +72,8 @@ def test_untangling_cli(planted, tmp_path, capsys):
         (["reproduce", "untangling", "{lib}", "--dims", "10"], 1, "perfect squares"),
     ],
 )
-def test_exit_codes(planted, tmp_path, capsys, argv, code, message):
+def test_exit_codes(planted, tmp_path, cli, argv, code, message):
     filled = [a.format(lib=planted, tmp=tmp_path) for a in argv]
-    got, _, err = run(capsys, *filled)
+    got, _, err = cli(*filled)
     assert got == code
     assert message in err

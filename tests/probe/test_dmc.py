@@ -12,9 +12,7 @@ The DMCs use 64-weight windows and a few hundred steps, enough for these footpri
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +22,6 @@ import torch
 from matplotlib.figure import Figure
 
 from weightspace import Library, WeightSet
-from weightspace.cli.probe_cmd import register
-from weightspace.errors import WeightspaceError
 from weightspace.probe.common import ProbeError
 from weightspace.probe.dmc import DMCConfig, dmc_probe, fit_dmc
 from weightspace.probe.dmc_data import load_windows, region_spans
@@ -204,24 +200,9 @@ def test_result_contract(local_result):
     assert "paper" in text
 
 
-def run_cli(capsys, *argv: object) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="weightspace")
-    register(parser.add_subparsers(dest="command"))
-    try:
-        args = parser.parse_args([str(a) for a in argv])
-        code = int(args.run(args) or 0)
-    except WeightspaceError as exc:
-        print(f"weightspace: error: {exc}", file=sys.stderr)
-        code = 1
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_cli_json_and_report(planted_dmc, tmp_path, capsys):
-    code, out, _ = run_cli(
-        capsys, "probe", "dmc", planted_dmc, "--target", "init", "--window", "64",
+def test_cli_json_and_report(planted_dmc, tmp_path, cli):
+    code, out, _ = cli(
+        "probe", "dmc", planted_dmc, "--target", "init", "--window", "64",
         "--steps", "100", "--out", tmp_path, "--json", "--quiet",
     )  # fmt: skip
     assert code == 0
@@ -242,7 +223,7 @@ def test_cli_json_and_report(planted_dmc, tmp_path, capsys):
         ([], 2, "--target"),
     ],
 )
-def test_cli_exit_codes(planted_dmc, capsys, argv, code, message):
-    got, _, err = run_cli(capsys, "probe", "dmc", planted_dmc, *argv, "--quiet")
+def test_cli_exit_codes(planted_dmc, cli, argv, code, message):
+    got, _, err = cli("probe", "dmc", planted_dmc, *argv, "--quiet")
     assert got == code
     assert message in err

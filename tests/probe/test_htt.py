@@ -10,9 +10,7 @@ initial snapshot is pure noise (no footprint), and ``random_task`` is a label wi
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +18,6 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from weightspace import Library, WeightSet
-from weightspace.cli.reproduce_htt import register_htt
-from weightspace.errors import WeightspaceError
 from weightspace.probe.common import ProbeError
 from weightspace.probe.htt import HTTResult, htt_probe, network_features
 from weightspace.probe.htt_protocols import (
@@ -228,27 +224,12 @@ def test_combine_needs_results():
 
 
 # ------------------------------------------------------------------------------ CLI
-def run(capsys, *argv: object) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="weightspace")
-    commands = parser.add_subparsers(dest="command")
-    reproduce = commands.add_parser("reproduce").add_subparsers(dest="experiment")
-    register_htt(reproduce)
-    try:
-        args = parser.parse_args([str(a) for a in argv])
-        code = int(args.run(args) or 0)
-    except WeightspaceError as exc:
-        print(f"weightspace: error: {exc}", file=sys.stderr)
-        code = 1
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def test_cli_prints_json_records_and_writes_the_report(task_zoo, tmp_path, capsys):
+def test_cli_prints_json_records_and_writes_the_report(task_zoo, tmp_path, cli):
     out_dir = tmp_path / "htt"
-    code, out, _ = run(
-        capsys, "reproduce", "htt", task_zoo, "--features", "chain,layer", "--chains", "1",
+    code, out, _ = cli(
+        "reproduce", "htt", task_zoo, "--features", "chain,layer", "--chains", "1",
         "--repeats", "1", "--out", out_dir, "--json",
     )  # fmt: skip
     assert code == 0
@@ -263,12 +244,12 @@ def test_cli_prints_json_records_and_writes_the_report(task_zoo, tmp_path, capsy
     assert "normalized" in (out_dir / "htt.md").read_text()
 
 
-def test_cli_exit_codes(task_zoo, capsys):
-    code, _, err = run(capsys, "reproduce", "htt", task_zoo, "--task-column", "nope")
+def test_cli_exit_codes(task_zoo, cli):
+    code, _, err = cli("reproduce", "htt", task_zoo, "--task-column", "nope")
     assert code == 1
     assert "no 'nope' column" in err
-    code, _, err = run(capsys, "reproduce", "htt", task_zoo, "--chains", "x")
+    code, _, err = cli("reproduce", "htt", task_zoo, "--chains", "x")
     assert code == 1
     assert "--chains 'x'" in err
-    code, _, _ = run(capsys, "reproduce", "htt")
+    code, _, _ = cli("reproduce", "htt")
     assert code == 2

@@ -9,9 +9,7 @@ the ``fc1`` kernel by 3 from the third snapshot on. A map must show the footprin
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +18,6 @@ import torch
 from matplotlib.figure import Figure
 
 from weightspace import Library, WeightSet
-from weightspace.cli.reproduce_performance_maps import register_performance_maps
-from weightspace.errors import WeightspaceError
 from weightspace.probe.common import ProbeError
 from weightspace.probe.performance_map import performance_maps
 from weightspace.reproduce.performance_maps import subset_size_study
@@ -160,25 +156,9 @@ def test_bad_parameters(planted_map):
         subset_size_study(lib, "init", vary="depth")
 
 
-def run_cli(capsys, *argv: object) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="weightspace")
-    commands = parser.add_subparsers(dest="command")
-    register_performance_maps(commands.add_parser("reproduce").add_subparsers(dest="experiment"))
-    try:
-        args = parser.parse_args([str(a) for a in argv])
-        code = int(args.run(args) or 0)
-    except WeightspaceError as exc:
-        print(f"weightspace: error: {exc}", file=sys.stderr)
-        code = 1
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_cli_writes_maps_study_and_json(planted_map, tmp_path, capsys):
-    code, out, _ = run_cli(
-        capsys, "reproduce", "performance-maps", planted_map, "--window", W, "--depth-bins", 5,
+def test_cli_writes_maps_study_and_json(planted_map, tmp_path, cli):
+    code, out, _ = cli(
+        "reproduce", "performance-maps", planted_map, "--window", W, "--depth-bins", 5,
         "--steps", 50, "--study-sizes", "32,64", "--study-steps", 30, "--out", tmp_path,
         "--json", "--quiet",
     )  # fmt: skip
@@ -203,7 +183,7 @@ def test_cli_writes_maps_study_and_json(planted_map, tmp_path, capsys):
         (["--study-sizes", "a,b", "--window", "64", "--steps", "5"], 1, "expected integers"),
     ],
 )
-def test_cli_exit_codes(planted_map, capsys, argv, code, message):
-    got, _, err = run_cli(capsys, "reproduce", "performance-maps", planted_map, *argv, "--quiet")
+def test_cli_exit_codes(planted_map, cli, argv, code, message):
+    got, _, err = cli("reproduce", "performance-maps", planted_map, *argv, "--quiet")
     assert got == code
     assert message in err

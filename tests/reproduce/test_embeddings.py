@@ -10,9 +10,7 @@ not (near chance, 1/3), and a snapshot's progress must be read off other trainin
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +19,6 @@ from matplotlib.figure import Figure
 
 from weightspace import Library, WeightSet
 from weightspace.atlas import Atlas
-from weightspace.cli.reproduce_embeddings import register_embeddings
-from weightspace.errors import WeightspaceError
 from weightspace.probe import ProbeError
 from weightspace.reproduce.embeddings import representation_maps, training_maps
 from weightspace.reproduce.embeddings_result import neighbour_score
@@ -269,26 +265,12 @@ def test_both_figures_merge_into_one_report(fig4, fig13, tmp_path):
 
 
 # ------------------------------------------------------------------------------- the command
-def run(capsys, *argv: object) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="weightspace")
-    reproduce = parser.add_subparsers(dest="command").add_parser("reproduce")
-    register_embeddings(reproduce.add_subparsers(dest="experiment"))
-    try:
-        args = parser.parse_args([str(a) for a in argv])
-        code = int(args.run(args) or 0)
-    except WeightspaceError as exc:
-        print(f"weightspace: error: {exc}", file=sys.stderr)
-        code = 1
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def test_command_prints_json_records_and_writes_the_report(planted, tmp_path, capsys):
+def test_command_prints_json_records_and_writes_the_report(planted, tmp_path, cli):
     out_dir = tmp_path / "report"
-    code, out, err = run(
-        capsys, "reproduce", "embeddings", planted, "--figure", "all", "--dim", "16",
+    code, out, err = cli(
+        "reproduce", "embeddings", planted, "--figure", "all", "--dim", "16",
         "--resample-to", "256", "--targets", "init,label", "--out", out_dir, "--json",
     )  # fmt: skip
     assert code == 0, err
@@ -301,17 +283,17 @@ def test_command_prints_json_records_and_writes_the_report(planted, tmp_path, ca
         assert (out_dir / f"embeddings-{name}.png").stat().st_size > 1000
 
 
-def test_command_prints_the_summary_and_reports_bad_options(planted, tmp_path, capsys):
-    code, out, _ = run(
-        capsys, "reproduce", "embeddings", planted, "--figure", "13", "--colors",
+def test_command_prints_the_summary_and_reports_bad_options(planted, tmp_path, cli):
+    code, out, _ = cli(
+        "reproduce", "embeddings", planted, "--figure", "13", "--colors",
         "init,progress", "--filter", "--out", tmp_path,
     )  # fmt: skip
     assert code == 0
     assert "NWS Fig. 13" in out
     assert "MI-WD Fig. 4" not in out
     assert "digits: threshold 0.2" in (tmp_path / "embeddings.md").read_text()  # --filter
-    code, _, err = run(capsys, "reproduce", "embeddings", planted, "--figure", "5")
+    code, _, err = cli("reproduce", "embeddings", planted, "--figure", "5")
     assert code == 2
-    code, _, err = run(capsys, "reproduce", "embeddings", planted, "--dim", "10")
+    code, _, err = cli("reproduce", "embeddings", planted, "--dim", "10")
     assert code == 1
     assert "perfect square" in err

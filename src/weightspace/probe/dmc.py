@@ -41,8 +41,7 @@ from weightspace.probe.dmc_data import (
     Task,
     WindowData,
     load_windows,
-    target_data,
-    target_splits,
+    target_with_splits,
 )
 from weightspace.probe.dmc_models import (
     Depth,
@@ -440,12 +439,9 @@ def dmc_probe(
     rng = np.random.default_rng(random_state)
     scores = []
     for name in names:
-        td = target_data(
-            models, name, task=task, n_splits=n_splits, balance=balance, random_state=rng
+        td, splits = target_with_splits(
+            models, name, rng, task=task, n_splits=n_splits, rounds=rounds, balance=balance
         )
-        seed = int(rng.integers(2**31))
-        ids_all = models["id"].to_numpy()
-        splits = target_splits(td, ids_all, n_splits=n_splits, rounds=rounds, random_state=seed)
         scores.append(_probe_target(data, td, splits, train, test_snapshots, config, rng, progress))
     return DMCResult(
         config,

@@ -40,6 +40,7 @@ __all__ = [
     "region_spans",
     "target_data",
     "target_splits",
+    "target_with_splits",
 ]
 
 Region = Literal["all", "conv", "fc"]
@@ -298,3 +299,23 @@ def target_splits(
         strata, groups, n_splits=n_splits, n_repeats=repeats, random_state=random_state
     )
     return splits[:rounds]
+
+
+def target_with_splits(
+    models: pd.DataFrame,
+    target: str,
+    rng: np.random.Generator,
+    *,
+    task: Task = "auto",
+    n_splits: int = 5,
+    rounds: int = 1,
+    balance: bool = True,
+) -> tuple[TargetData, list[tuple[np.ndarray, np.ndarray]]]:
+    """:func:`target_data` of ``target`` and its :func:`target_splits` over ``models``, both drawn
+    from ``rng`` (the one sequence of random draws every DMC study uses)."""
+    data = target_data(
+        models, target, task=task, n_splits=n_splits, balance=balance, random_state=rng
+    )
+    seed = int(rng.integers(2**31))
+    ids = models["id"].to_numpy()
+    return data, target_splits(data, ids, n_splits=n_splits, rounds=rounds, random_state=seed)

@@ -38,8 +38,7 @@ from weightspace.probe.dmc_data import (
     WindowData,
     load_windows,
     region_spans,
-    target_data,
-    target_splits,
+    target_with_splits,
 )
 from weightspace.probe.dmc_models import DMCArchitecture
 from weightspace.probe.dmc_result import r2_score
@@ -437,12 +436,9 @@ def performance_maps(
         one_arch = models["arch_id"].nunique() == 1
         layout = _layout(lib, int(models["id"].iloc[0]), region, window) if one_arch else _Layout()
         for name in names:
-            td = target_data(
-                models, name, task=task, n_splits=n_splits, balance=balance, random_state=rng
+            td, splits = target_with_splits(
+                models, name, rng, task=task, n_splits=n_splits, rounds=rounds, balance=balance
             )
-            seed = int(rng.integers(2**31))
-            ids_all = models["id"].to_numpy()
-            splits = target_splits(td, ids_all, n_splits=n_splits, rounds=rounds, random_state=seed)
             maps.append(_map_target(lib, data, td, splits, config, grid, rng, progress, layout))
     return PerformanceMapResult(
         tuple(maps), config, windows_per_cell, report, str(resolve_device(device))

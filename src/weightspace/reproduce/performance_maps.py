@@ -31,7 +31,7 @@ import pandas as pd
 from weightspace.library import Library
 from weightspace.probe.common import FailureFilter, ProbeError, filter_notes, select_models
 from weightspace.probe.dmc import DMCConfig, evaluate_models, fit_dmc, resolve_device
-from weightspace.probe.dmc_data import load_windows, target_data, target_splits
+from weightspace.probe.dmc_data import load_windows, target_with_splits
 from weightspace.probe.dmc_result import scores_row
 from weightspace.probe.performance_map import PerformanceMapResult, performance_maps
 from weightspace.probe.report import ProbeResult, Report
@@ -278,10 +278,9 @@ def subset_size_study(
     rng = np.random.default_rng(random_state)
     rows: list[dict[str, Any]] = []
     for name in names:
-        td = target_data(models, name, n_splits=n_splits, balance=balance, random_state=rng)
-        seed = int(rng.integers(2**31))
-        ids_all = models["id"].to_numpy()
-        splits = target_splits(td, ids_all, n_splits=n_splits, rounds=rounds, random_state=seed)
+        td, splits = target_with_splits(
+            models, name, rng, n_splits=n_splits, rounds=rounds, balance=balance
+        )
         for r, (tr, te) in enumerate(splits):
             for size in _sizes(chosen, vary, len(tr)):
                 if vary == "window":
