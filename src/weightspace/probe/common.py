@@ -241,6 +241,40 @@ def balance_classes(labels: Sequence[Any] | np.ndarray, *, random_state: Any = N
     return np.sort(np.concatenate(parts)).astype(np.intp)
 
 
+def usable_classes(
+    labels: Sequence[Any] | np.ndarray,
+    target: str,
+    *,
+    n_splits: int,
+    balance: bool = True,
+    random_state: Any = None,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Indices of the models a classifier of ``target`` can use, and the classes dropped.
+
+    Classes with fewer than ``n_splits`` models cannot be in every fold and are dropped; the rest
+    are balanced (:func:`balance_classes`) when ``balance``. Raises :class:`ProbeError` when fewer
+    than 2 classes remain.
+
+    Examples
+    --------
+    >>> keep, dropped = usable_classes(list("aaabbbc"), "t", n_splits=2, random_state=0)
+    >>> keep.size, dropped
+    (6, ('c',))
+    """
+    text = np.asarray(labels, dtype=object).astype(str)
+    counts = pd.Series(text).value_counts()
+    dropped = tuple(sorted(str(c) for c in counts.index[counts < n_splits]))
+    keep = np.flatnonzero(~np.isin(text, dropped))
+    if np.unique(text[keep]).size < 2:
+        raise ProbeError(
+            f"target {target!r}: fewer than 2 classes with at least {n_splits} models each "
+            f"(counts: {counts.to_dict()}); use fewer folds, more models or another target"
+        )
+    if balance:
+        keep = keep[balance_classes(text[keep], random_state=random_state)]
+    return keep.astype(np.intp), dropped
+
+
 def chance_level(labels: Sequence[Any] | np.ndarray) -> float:
     """Accuracy of always guessing the majority class (``1/k`` for ``k`` balanced classes)."""
     y = np.asarray(labels, dtype=object).astype(str)

@@ -26,10 +26,10 @@ import pandas as pd
 from weightspace.library import Library
 from weightspace.probe.common import (
     ProbeError,
-    balance_classes,
     chance_level,
     model_splits,
     target_labels,
+    usable_classes,
 )
 
 __all__ = [
@@ -255,18 +255,10 @@ def target_data(
     labels = target_labels(models, column)
     rows = models.index.get_indexer(labels.index)
     text = labels.to_numpy(dtype=object).astype(str)
-    counts = pd.Series(text).value_counts()
-    small = tuple(sorted(str(c) for c in counts.index[counts < n_splits]))
-    keep = ~np.isin(text, small)
+    keep, small = usable_classes(
+        text, target, n_splits=n_splits, balance=balance, random_state=random_state
+    )
     rows, text = rows[keep], text[keep]
-    if np.unique(text).size < 2:
-        raise ProbeError(
-            f"target {target!r}: fewer than 2 classes with {n_splits}+ models "
-            f"(classes {dict(counts)}); select more models or use fewer folds"
-        )
-    if balance:
-        chosen = balance_classes(text, random_state=random_state)
-        rows, text = rows[chosen], text[chosen]
     classes, codes = np.unique(text, return_inverse=True)
     return TargetData(
         target, column, "classification", np.asarray(rows, dtype=np.int64), codes.astype(np.int64),

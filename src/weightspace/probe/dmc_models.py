@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from weightspace.probe.common import ProbeError
+from weightspace.zoo.train import GeneratorDropout
 
 __all__ = [
     "GLOBAL_CHANNELS",
@@ -206,21 +207,6 @@ def dmc_architecture(
     )
 
 
-class _Dropout(nn.Module):
-    """Inverted dropout whose masks come from the network's own generator."""
-
-    def __init__(self, p: float, generator: torch.Generator) -> None:
-        super().__init__()
-        self.p = float(p)
-        self.generator = generator
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = torch.empty_like(x).bernoulli_(1.0 - self.p, generator=self.generator)
-        return x * keep / (1.0 - self.p)
-
-
 class DMCNetwork(nn.Module):
     """The network of a :class:`DMCArchitecture`; input ``(batch, in_channels, length)``, output
     logits ``(batch, n_outputs)``."""
@@ -240,7 +226,7 @@ class DMCNetwork(nn.Module):
         n_in = c_in * arch.flat_length
         for f in arch.fc:
             head += [nn.Linear(n_in, f), nn.BatchNorm1d(f), nn.ReLU()]
-            head.append(_Dropout(arch.dropout, generator))
+            head.append(GeneratorDropout(arch.dropout, generator))
             n_in = f
         head.append(nn.Linear(n_in, arch.n_outputs))
         self.head = nn.Sequential(*head)

@@ -23,12 +23,12 @@ from weightspace.library import Library
 from weightspace.probe.common import (
     FailureFilter,
     ProbeError,
-    balance_classes,
     chance_level,
     filter_notes,
     model_splits,
     select_models,
     target_labels,
+    usable_classes,
 )
 from weightspace.probe.features import (
     FeatureLayout,
@@ -423,18 +423,8 @@ def svm_probe(
         y = labels[t]
         ids_t = models.loc[y.index, "id"].astype(int).to_numpy()
         y_t = y.to_numpy(dtype=object)
-        counts = pd.Series(y_t).value_counts()
-        small = tuple(sorted(str(c) for c in counts.index[counts < n_splits]))
-        keep = ~np.isin(y_t, small)
+        keep, small = usable_classes(y_t, t, n_splits=n_splits, balance=balance, random_state=rng)
         ids_t, y_t = ids_t[keep], y_t[keep]
-        if np.unique(y_t).size < 2:
-            raise ProbeError(
-                f"target {t!r}: fewer than 2 classes with at least {n_splits} models each "
-                f"(counts: {counts.to_dict()}); use fewer folds, more models or another target"
-            )
-        if balance:
-            chosen = balance_classes(y_t, random_state=rng)
-            ids_t, y_t = ids_t[chosen], y_t[chosen]
         label_of = dict(zip(ids_t.tolist(), y_t.tolist(), strict=True))
         rows = np.flatnonzero(np.isin(groups, ids_t))
         y_rows = np.array([label_of[int(g)] for g in groups[rows]], dtype=object)

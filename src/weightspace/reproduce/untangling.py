@@ -36,11 +36,11 @@ from weightspace.library import Library
 from weightspace.probe.common import (
     FailureFilter,
     ProbeError,
-    balance_classes,
     chance_level,
     filter_notes,
     select_models,
     target_labels,
+    usable_classes,
 )
 from weightspace.probe.report import ProbeResult
 from weightspace.probe.svm import cross_validate_svm
@@ -279,19 +279,10 @@ def untangling_experiment(
         y = labels[t]
         pos = models.index.get_indexer(y.index)
         y_t = y.to_numpy(dtype=object)
-        counts_t = pd.Series(y_t).value_counts()
-        small = set(counts_t.index[counts_t < n_splits])
-        keep = ~np.isin(y_t, list(small))
+        keep, small = usable_classes(y_t, t, n_splits=n_splits, balance=balance, random_state=rng)
         pos, y_t = pos[keep], y_t[keep]
         if small:
-            remarks.append(
-                f"{t}: classes {sorted(map(str, small))} dropped (fewer than {n_splits})"
-            )
-        if np.unique(y_t).size < 2:
-            raise ProbeError(f"target {t!r}: fewer than 2 classes with {n_splits}+ models")
-        if balance:
-            chosen = balance_classes(y_t, random_state=rng)
-            pos, y_t = pos[chosen], y_t[chosen]
+            remarks.append(f"{t}: classes {list(small)} dropped (fewer than {n_splits})")
         seed = int(rng.integers(2**31))
         for name, k, X in reps:
             cv = cross_validate_svm(

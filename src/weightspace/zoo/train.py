@@ -141,7 +141,8 @@ class TrainResult:
 
 
 class GeneratorDropout(nn.Module):
-    """Inverted dropout whose masks come from a given generator (not the global RNG)."""
+    """Inverted dropout whose masks come from a given generator (not the global RNG), which must
+    be on the input's device."""
 
     def __init__(self, p: float, generator: torch.Generator) -> None:
         super().__init__()
@@ -151,7 +152,7 @@ class GeneratorDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        keep = torch.rand(x.shape, generator=self.generator) >= self.p
+        keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.p
         return x * keep / (1.0 - self.p)
 
 
