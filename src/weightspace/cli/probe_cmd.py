@@ -170,7 +170,10 @@ def _params(items: list[str]) -> dict[str, Any]:
     return params
 
 
-def _ints(text: str, option: str) -> list[int]:
+def int_list(text: str | None, option: str) -> list[int] | None:
+    """``"-1,-2"`` -> ``[-1, -2]`` (None stays None); a clear error for anything else."""
+    if text is None:
+        return None
     try:
         values = [int(t) for t in split_list(text)]
     except ValueError:
@@ -195,7 +198,7 @@ def _svm(args: argparse.Namespace) -> int:
         C=args.C,
         n_splits=args.folds,
         n_repeats=args.repeats,
-        snapshots=_ints(args.snapshots, "--snapshots"),
+        snapshots=int_list(args.snapshots, "--snapshots") or [-1],
         balance=not args.no_balance,
         standardize=not args.no_standardize,
         failed=failure_filter(args),

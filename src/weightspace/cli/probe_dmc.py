@@ -10,23 +10,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from weightspace.cli.probe_cmd import add_common_arguments, emit, failure_filter, split_list
-from weightspace.errors import WeightspaceError
+from weightspace.cli.probe_cmd import (
+    add_common_arguments,
+    emit,
+    failure_filter,
+    int_list,
+    split_list,
+)
 
-__all__ = ["add_training_arguments", "int_list", "register_dmc"]
-
-
-def int_list(text: str | None, option: str) -> list[int] | None:
-    """``"-1,-2"`` -> ``[-1, -2]`` (None stays None); a clear error for anything else."""
-    if text is None:
-        return None
-    try:
-        values = [int(t) for t in split_list(text)]
-    except ValueError:
-        raise WeightspaceError(f"{option} {text!r}: expected integers, e.g. -1,-2") from None
-    if not values:
-        raise WeightspaceError(f"{option}: give at least one value")
-    return values
+__all__ = ["add_training_arguments", "register_dmc"]
 
 
 def add_training_arguments(p: argparse.ArgumentParser, *, steps: int) -> None:

@@ -10,8 +10,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from weightspace.cli.probe_cmd import add_common_arguments, emit, failure_filter, split_list
-from weightspace.cli.probe_dmc import add_training_arguments, int_list
+from weightspace.cli.probe_cmd import (
+    add_common_arguments,
+    emit,
+    failure_filter,
+    int_list,
+    split_list,
+)
+from weightspace.cli.probe_dmc import add_training_arguments
 from weightspace.errors import WeightspaceError
 
 __all__ = ["register_performance_maps"]
