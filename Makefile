@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint types bench install browser clean
+.PHONY: demo test test-slow lint types bench install browser results clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test: lint types browser
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m slow
+
+# Every probe and reproduction on one zoo: make results ZOO=.cache/nws-mini OUT=docs/results/nws-mini
+results: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" scripts/results.sh $(ZOO) $(OUT)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_read.py
