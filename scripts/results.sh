@@ -34,7 +34,9 @@ invariance() {
 }
 step invariance invariance
 step regression "$WS" probe regression "$ZOO" --out "$OUT/regression" --quiet
-step svm "$WS" probe svm "$ZOO" --repr layer-stats \
+# global statistics: they work across architectures (layer-wise statistics need one architecture:
+# run `weightspace probe svm ZOO --repr layer-stats --where "arch_id = '...'"` on such a zoo)
+step svm "$WS" probe svm "$ZOO" --repr stats \
     --target dataset,optimizer,activation,init,augmentation --out "$OUT/svm" --quiet
 step untangling "$WS" reproduce untangling "$ZOO" --out "$OUT/untangling" --quiet
 step embeddings "$WS" reproduce embeddings "$ZOO" --figure all --out "$OUT/embeddings" --quiet
