@@ -40,6 +40,10 @@ step svm "$WS" probe svm "$ZOO" --repr stats \
     --target dataset,optimizer,activation,init,augmentation --out "$OUT/svm" --quiet
 step untangling "$WS" reproduce untangling "$ZOO" --out "$OUT/untangling" --quiet
 step embeddings "$WS" reproduce embeddings "$ZOO" --figure all --out "$OUT/embeddings" --quiet
+# NWS Fig. 13 once more without the batch-norm running statistics, which otherwise hold nearly all
+# of the raw weights' variance (the report above says so)
+step embeddings-learned "$WS" reproduce embeddings "$ZOO" --figure 13 \
+    --roles kernel,bias,bn_gamma,bn_beta --out "$OUT/embeddings_learned" --quiet
 step dmc "$WS" probe dmc "$ZOO" --kind local \
     --target dataset,optimizer,activation,init,augmentation,batch_size,lr \
     --test-snapshots=0,-1 --out "$OUT/dmc" --quiet
