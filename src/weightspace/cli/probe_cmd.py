@@ -97,6 +97,18 @@ def register(commands: Any) -> None:
 def add_common_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
     """Selection, failed-training filter, seed (when the probe draws at random) and output
     options shared by the probes."""
+    add_selection_arguments(p)
+    if seed:
+        p.add_argument("--seed", type=int, default=0, help="seed of balancing and folds")
+    p.add_argument("--out", type=Path, help="report directory (default LIB/reports/<probe>)")
+    p.add_argument(
+        "--json", action="store_true", help="print the result table as JSON records on stdout"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_selection_arguments(p: argparse.ArgumentParser) -> None:
+    """``--where`` and the failed-training filter (read back with :func:`failure_filter`)."""
     p.add_argument("--where", help="SQL condition selecting models")
     p.add_argument(
         "--no-filter", action="store_true", help="keep failed trainings (no accuracy threshold)"
@@ -109,13 +121,6 @@ def add_common_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> No
         "--chance-multiple", type=float, default=2.0,
         help="threshold of datasets without one: this many times chance (default 2)",
     )  # fmt: skip
-    if seed:
-        p.add_argument("--seed", type=int, default=0, help="seed of balancing and folds")
-    p.add_argument("--out", type=Path, help="report directory (default LIB/reports/<probe>)")
-    p.add_argument(
-        "--json", action="store_true", help="print the result table as JSON records on stdout"
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def split_list(text: str | None) -> list[str]:

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from weightspace.cli.probe_cmd import add_selection_arguments
+
 __all__ = ["register"]
 
 
@@ -28,6 +30,7 @@ def register(commands: Any) -> None:
     p.add_argument("--csv", type=Path, help="CSV output (default LIB/reports/invariance.csv)")
     p.add_argument("--plot", type=Path, help="also write a bar chart (PNG)")
     p.add_argument("--json", action="store_true", help="print the table as JSON records on stdout")
+    add_selection_arguments(p)
     p.set_defaults(run=_invariance)
 
     from weightspace.cli.reproduce_embeddings import register_embeddings
@@ -42,12 +45,18 @@ def register(commands: Any) -> None:
 
 
 def _invariance(args: argparse.Namespace) -> int:
+    from weightspace.cli.probe_cmd import failure_filter
     from weightspace.library import Library
     from weightspace.reproduce.invariance import invariance_experiment
 
     lib = Library(args.library)
     result = invariance_experiment(
-        lib, n_models=args.models, n_permutations=args.permutations, random_state=args.seed
+        lib,
+        n_models=args.models,
+        n_permutations=args.permutations,
+        random_state=args.seed,
+        where=args.where,
+        failed=failure_filter(args),
     )
     frame = result.to_frame()
     csv = args.csv or lib.path / "reports" / "invariance.csv"

@@ -12,6 +12,10 @@ Representations at size K: global statistics (16 features, K = 16 only), raw (th
 PCA (K components of theta resampled to 65,536), random projection (K x 65,536), MI-WD with
 S = B = sqrt(K). PCA is fitted on the selected models and their permutations together: the paper fits
 it on thousands of models, and K = 1024 components need at least 1,024 vectors.
+
+Failed trainings are left out by default (:class:`~weightspace.probe.common.FailureFilter`, as in
+every probe): a diverged network's weights (batch-norm running variances of 1e3 and more) are so far
+from all others that the mean distance between models, the ratio's denominator, measures them alone.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import pandas as pd
 
 from weightspace.errors import WeightspaceError
 from weightspace.library import Library
+from weightspace.probe.common import FailureFilter, select_models
 from weightspace.represent import MIWD, GlobalStats, PCABaseline, RandomProjection, RawBaseline
 from weightspace.symmetry import permute
 
@@ -120,6 +125,8 @@ def invariance_experiment(
     n_permutations: int = 10,
     dims: Sequence[int] = (16, 64, 256, 1024),
     random_state: int = 0,
+    where: str | None = None,
+    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
 ) -> InvarianceResult:
     """Run the invariance experiment on library models (the last snapshot of each).
 
@@ -134,9 +141,17 @@ def invariance_experiment(
     dims : sequence of int, default=(16, 64, 256, 1024)
         Representation sizes K (perfect squares, for MI-WD's S = B = sqrt(K)).
     random_state : int, default=0
+    where : str, optional
+        SQL condition on the models table.
+    failed : FailureFilter or None, default=FailureFilter()
+        Leave out failed trainings (None: keep every model; needs a ``test_acc`` column otherwise).
     """
     rng = np.random.default_rng(random_state)
-    chosen = list(ids) if ids is not None else _pick(lib, n_models, rng)
+    frame, _ = select_models(lib, where=where, ids=ids, failed=failed)
+    if ids is not None:
+        chosen = sorted(int(i) for i in frame["id"])
+    else:
+        chosen = _pick(lib, frame, n_models, rng)
     if len(chosen) < 2:
         raise WeightspaceError("the invariance experiment needs at least 2 models")
     originals = [lib.get(i) for i in chosen]
@@ -193,10 +208,9 @@ def _representations(dims: Sequence[int], random_state: int) -> list[tuple[str, 
     return out
 
 
-def _pick(lib: Library, n: int, rng: np.random.Generator) -> list[int]:
-    frame = lib.query()
+def _pick(lib: Library, frame: pd.DataFrame, n: int, rng: np.random.Generator) -> list[int]:
     if frame.empty:
-        raise WeightspaceError(f"{lib.path}: the library holds no models")
+        raise WeightspaceError(f"{lib.path}: the selection holds no models")
     arch = frame["arch_id"].value_counts().index[0]
     ids = frame.loc[frame["arch_id"] == arch, "id"].to_numpy()
     if len(ids) > n:
