@@ -12,10 +12,12 @@ trainings (accuracy below the 2x-chance threshold of ``digits``, 0.2).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from weightspace import Library, WeightSet
 
@@ -66,3 +68,13 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lib.add_many(items)
     lib.close()
     return path
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread for a module of tiny networks: one thread is fastest, and on a busy 2-core
+    machine two threads spin against each other (tens of times slower). Restored after the module."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

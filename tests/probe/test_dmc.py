@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from matplotlib.figure import Figure
 
 from weightspace import Library, WeightSet
@@ -26,6 +25,9 @@ from weightspace.probe.common import ProbeError
 from weightspace.probe.dmc import DMCConfig, dmc_probe, fit_dmc
 from weightspace.probe.dmc_data import load_windows, region_spans
 from weightspace.probe.dmc_models import dmc_architecture
+
+# tiny networks: one torch thread (tests/probe/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 SHAPES = {
     "conv1.weight": (16, 4, 3, 3),
@@ -69,16 +71,6 @@ def build_library(path: Path, *, seed: int = 0) -> Path:
     lib.add_many(items)
     lib.close()
     return path
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These networks are tiny: one thread is fastest, and on a busy 2-core machine two threads
-    spin against each other (tens of times slower). Restored after the module."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

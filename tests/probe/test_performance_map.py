@@ -14,13 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from matplotlib.figure import Figure
 
 from weightspace import Library, WeightSet
 from weightspace.probe.common import ProbeError
 from weightspace.probe.performance_map import performance_maps
 from weightspace.reproduce.performance_maps import subset_size_study
+
+# tiny networks: one torch thread (tests/probe/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 SHAPES = {
     "conv1.weight": (16, 4, 3, 3),
@@ -38,16 +40,6 @@ INSIDE, OUTSIDE = slice(5, 8), slice(0, 4)
 # Chance is 1/2. An uninformed cell pools 16 test models x 2 windows and the outside average
 # pools 16 such cells; 0.15 is far beyond its spread, and far below a found footprint (~1).
 TOLERANCE = 0.15
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These networks are tiny: one thread is fastest, and on a busy 2-core machine two threads
-    spin against each other (tens of times slower). Restored after the module."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
