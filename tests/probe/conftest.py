@@ -21,6 +21,15 @@ import torch
 
 from weightspace import Library, WeightSet
 
+#: A small conv + FC network (1,290 weights) for the DMC and performance-map tests.
+DMC_SHAPES = {
+    "conv1.weight": (16, 4, 3, 3),
+    "conv1.bias": (16,),
+    "fc1.weight": (16, 32),
+    "fc1.bias": (16,),
+    "fc2.weight": (10, 16),
+    "fc2.bias": (10,),
+}
 INITS = {"narrow": (0.0, 0.3), "wide": (0.0, 3.0), "shifted": (1.5, 1.0)}
 ACC_EFFECT = {"narrow": -0.15, "wide": 0.10, "shifted": 0.05}
 N_MODELS = 120

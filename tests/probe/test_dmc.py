@@ -26,17 +26,11 @@ from weightspace.probe.dmc import DMCConfig, dmc_probe, fit_dmc
 from weightspace.probe.dmc_data import load_windows, region_spans
 from weightspace.probe.dmc_models import dmc_architecture
 
+from .conftest import DMC_SHAPES as SHAPES
+
 # tiny networks: one torch thread (tests/probe/conftest.py)
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-SHAPES = {
-    "conv1.weight": (16, 4, 3, 3),
-    "conv1.bias": (16,),
-    "fc1.weight": (16, 32),
-    "fc1.bias": (16,),
-    "fc2.weight": (10, 16),
-    "fc2.bias": (10,),
-}
 N_PER_CLASS = 40
 FAST = {"window": 64, "steps": 150, "random_state": 0}
 # The random 2-class label over 80 models pooled from 5 folds: each test prediction is right with

@@ -21,17 +21,11 @@ from weightspace.probe.common import ProbeError
 from weightspace.probe.performance_map import performance_maps
 from weightspace.reproduce.performance_maps import subset_size_study
 
+from .conftest import DMC_SHAPES as SHAPES
+
 # tiny networks: one torch thread (tests/probe/conftest.py)
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-SHAPES = {
-    "conv1.weight": (16, 4, 3, 3),
-    "conv1.bias": (16,),
-    "fc1.weight": (16, 32),
-    "fc1.bias": (16,),
-    "fc2.weight": (10, 16),
-    "fc2.bias": (10,),
-}
 N_PER_CLASS = 40
 W = 64
 # Depth = window start / (1290 - 64). Windows inside the fc1 kernel (592-1104) start at depths

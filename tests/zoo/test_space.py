@@ -54,11 +54,11 @@ def test_sampling_is_deterministic_per_seed(name):
         assert space.sample(10, 3) != space.sample(10, 4)
 
 
-@pytest.mark.parametrize("name", list_spaces())
+@pytest.mark.parametrize(
+    "name", [n for n in list_spaces() if get_space(n).architecture is not None]
+)
 def test_configs_build_their_architecture(name):
     space = get_space(name)
-    if space.architecture is None:
-        pytest.skip(f"space {name!r} names no architecture")
     cfg = space.sample(1, 0)[0]
     model = space.create_model(cfg)
     again = space.create_model(cfg)
