@@ -14,6 +14,7 @@ __all__ = [
     "LibraryError",
     "LibraryLockedError",
     "UnsafeCheckpointError",
+    "WeightLimitError",
     "WeightspaceError",
 ]
 
@@ -41,6 +42,10 @@ class CheckpointError(WeightspaceError):
 
 class UnsafeCheckpointError(CheckpointError):
     """A pickle-based checkpoint needs code to load; weightspace refuses to run it."""
+
+
+class WeightLimitError(CheckpointError):
+    """A checkpoint declares more weights than the limit (``max_weights``); nothing was allocated."""
 
 
 class LibraryError(WeightspaceError):
