@@ -42,12 +42,16 @@ def register(commands: Any) -> None:
 
     for name, fn, text in [
         ("spaces", _spaces, "list hyper-parameter spaces"),
-        ("datasets", _datasets, "list datasets and whether they are available here"),
+        ("datasets", _datasets, "list datasets, their sizes and whether they are prepared here"),
         ("architectures", _architectures, "list architectures"),
         ("presets", _presets, "list zoo presets"),
     ]:
         q = sub.add_parser(name, help=text)
         q.add_argument("--json", action="store_true", help="print JSON")
+        if name == "datasets":
+            q.add_argument(
+                "--root", type=Path, help="where on-disk datasets are (default $WEIGHTSPACE_DATA)"
+            )
         q.set_defaults(run=fn)
 
 
@@ -125,7 +129,14 @@ def _spaces(args: argparse.Namespace) -> int:
 def _datasets(args: argparse.Namespace) -> int:
     from weightspace.zoo.datasets import describe_datasets
 
-    _print_frame(describe_datasets(), args.json)
+    frame = describe_datasets(args.root)
+    if args.json:
+        _print_frame(frame, True)
+    else:
+        frame["shape"] = [
+            "x".join(map(str, s)) if isinstance(s, list) else "" for s in frame["shape"]
+        ]
+        _print_frame(frame.drop(columns=["class_names", "note"]), False)
     return 0
 
 
