@@ -55,6 +55,7 @@ __all__ = [
     "ArchitectureError",
     "ArchitectureFactory",
     "SequentialNet",
+    "architecture_parameters",
     "create_architecture",
     "list_architectures",
     "register_architecture",
@@ -146,6 +147,25 @@ def register_architecture(
 def list_architectures() -> tuple[str, ...]:
     """Names of the registered architectures, sorted."""
     return tuple(sorted(_REGISTRY))
+
+
+def architecture_parameters(name: str) -> frozenset[str]:
+    """The keyword parameters the factory of architecture ``name`` accepts.
+
+    Examples
+    --------
+    >>> from weightspace.zoo.architectures import architecture_parameters
+    >>> sorted(architecture_parameters("mlp"))[:3]
+    ['activation', 'batch_norm', 'bias']
+    """
+    import inspect
+
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        raise ArchitectureError(
+            f"unknown architecture {name!r}; known: {', '.join(list_architectures())}"
+        )
+    return frozenset(inspect.signature(factory).parameters)
 
 
 def create_architecture(

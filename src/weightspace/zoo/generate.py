@@ -140,21 +140,23 @@ def _dataset(name: str, plan: ZooPlan) -> Dataset:
     return _DATA_CACHE[key]
 
 
-def _build_model(space: HyperSpace, spec: ModelSpec, plan: ZooPlan, data: Dataset) -> Any:
-    import inspect
+def _build_model(
+    space: HyperSpace,
+    spec: ModelSpec,
+    plan: ZooPlan,
+    input_shape: tuple[int, ...],
+    n_classes: int,
+) -> Any:
+    from weightspace.zoo.architectures import architecture_parameters
 
-    from weightspace.zoo.architectures import _REGISTRY
-
-    arch = space.architecture or ""
-    accepted = set(inspect.signature(_REGISTRY[arch]).parameters)
-    shape = data.input_shape
-    shape_kw: dict[str, Any] = {"n_classes": data.n_classes}
+    accepted = architecture_parameters(space.architecture or "")
+    shape_kw: dict[str, Any] = {"n_classes": n_classes}
     if "in_channels" in accepted:
-        shape_kw["in_channels"] = shape[0]
-    if "input_size" in accepted and len(shape) == 3:
-        shape_kw["input_size"] = shape[1]
+        shape_kw["in_channels"] = input_shape[0]
+    if "input_size" in accepted and len(input_shape) == 3:
+        shape_kw["input_size"] = input_shape[1]
     if "in_features" in accepted:
-        shape_kw["in_features"] = int(np.prod(shape))
+        shape_kw["in_features"] = int(np.prod(input_shape))
     kwargs = shape_kw | {k: v for k, v in plan.model_overrides.items() if k in accepted}
     return space.create_model(spec.config, **kwargs)
 
@@ -171,7 +173,7 @@ def _train_group(
 
     space = plan.hyperspace()
     data = _dataset(specs[0].config["dataset"], plan)
-    models = [_build_model(space, s, plan, data) for s in specs]
+    models = [_build_model(space, s, plan, data.input_shape, data.n_classes) for s in specs]
     configs = [_train_config(s, plan) for s in specs]
     roles = [{t.name: t.role for t in load_weights(m)} for m in models]
     results = [
@@ -182,14 +184,32 @@ def _train_group(
 
 
 def _train(models: list[Any], data: Dataset, configs: list[TrainConfig]) -> list[TrainResult]:
-    """Train a group: the batched trainer for two or more models, the reference loop for one."""
-    if len(models) > 1:
-        from weightspace.zoo.batched import train_models
-
-        return train_models(models, data, configs)
+    """Train a group: the batched trainer for each set of models that share a stacking signature,
+    the reference loop for a model alone. The parent already groups by signature
+    (:func:`_groups`); splitting here again makes any group trainable, whoever formed it."""
+    from weightspace.zoo.stacked import StackError, model_signature
     from weightspace.zoo.train import train_model
 
-    return [train_model(m, data, c) for m, c in zip(models, configs, strict=True)]
+    parts: dict[Any, list[int]] = {}
+    for i, model in enumerate(models):
+        try:
+            key: Any = model_signature(model)
+        except StackError:
+            key = ("alone", i)
+        parts.setdefault(key, []).append(i)
+    results: list[TrainResult | None] = [None] * len(models)
+    for indices in parts.values():
+        if len(indices) > 1:
+            from weightspace.zoo.batched import train_models
+
+            trained = train_models(
+                [models[i] for i in indices], data, [configs[i] for i in indices]
+            )
+        else:
+            trained = [train_model(models[indices[0]], data, configs[indices[0]])]
+        for i, result in zip(indices, trained, strict=True):
+            results[i] = result
+    return [r for r in results if r is not None]
 
 
 def _worker_init(parent: int) -> None:
@@ -219,18 +239,59 @@ def _exit_with_parent(parent: int) -> None:
 
 
 # ------------------------------------------------------------------------------ parent side
+def _input_spec(name: str, plan: ZooPlan) -> tuple[tuple[int, ...], int]:
+    """Input shape (after the plan's conversion) and class count of a dataset or task."""
+    key = (name, plan.seed, plan.input_shape, plan.train_samples)
+    if key in _DATA_CACHE:
+        data = _DATA_CACHE[key]
+        return data.input_shape, data.n_classes
+    from weightspace.zoo.tasks import load_task_dataset
+
+    data = load_task_dataset(name, seed=plan.seed)  # not cached: workers load their own copy
+    shape = data.input_shape
+    if plan.input_shape is not None and len(shape) == 3:
+        shape = tuple(plan.input_shape)
+    return shape, data.n_classes
+
+
+def _stack_key(space: HyperSpace, spec: ModelSpec, plan: ZooPlan, inputs: Any) -> str:
+    """What decides whether two models can be trained together: dataset, batch size and the
+    stacking signature of the built model (:func:`weightspace.zoo.stacked.model_signature`).
+
+    The model is built on PyTorch's ``meta`` device (structure without storage or initialization
+    cost), or on the CPU when its initialization reads values (``meta`` tensors have none). A model
+    the batched trainer cannot stack gets a key of its own.
+    """
+    import torch
+
+    from weightspace.zoo.stacked import StackError, model_signature
+
+    dataset = spec.config.get("dataset")
+    try:
+        with torch.device("meta"):
+            model = _build_model(space, spec, plan, *inputs)
+    except (RuntimeError, NotImplementedError):
+        model = _build_model(space, spec, plan, *inputs)
+    try:
+        signature: Any = model_signature(model)
+    except StackError:
+        signature = ("alone", spec.index)
+    return json.dumps(
+        [dataset, spec.config.get("batch_size"), repr(signature)], sort_keys=True, default=str
+    )
+
+
 def _groups(plan: ZooPlan, specs: Sequence[ModelSpec], group_size: int) -> list[list[ModelSpec]]:
+    """Split ``specs`` into groups of at most ``group_size`` models the batched trainer can stack
+    (same dataset, batch size and model signature), in plan order within each group."""
     space = plan.hyperspace()
-    free = {"activation", "init", "dropout", "seed"}
+    inputs: dict[str, tuple[tuple[int, ...], int]] = {}
     buckets: dict[str, list[ModelSpec]] = defaultdict(list)
     for s in specs:
-        structural = {k: s.config[k] for k in space.model_keys if k not in free}
-        key = json.dumps(
-            [s.config.get("dataset"), s.config.get("batch_size"), structural],
-            sort_keys=True,
-            default=str,
-        )
-        buckets[key].append(s)
+        dataset = str(s.config.get("dataset"))
+        if dataset not in inputs:
+            inputs[dataset] = _input_spec(dataset, plan)
+        buckets[_stack_key(space, s, plan, inputs[dataset])].append(s)
     out = []
     for bucket in buckets.values():
         for start in range(0, len(bucket), group_size):
