@@ -24,7 +24,9 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--preset", help="a named plan (see `weightspace zoo presets`)")
     p.add_argument("--space", help="a registered space or a .toml/.yaml space file")
-    p.add_argument("--n", type=int, help="number of models (grid spaces: grid repeats)")
+    p.add_argument(
+        "--n", type=int, help="number of models (a plain grid plan: passes over the grid)"
+    )
     p.add_argument("--datasets", help="comma-separated dataset names, e.g. digits,mnist10k,shapes")
     p.add_argument(
         "--out", type=Path, required=True, help="the library to fill (created if missing)"
@@ -72,15 +74,16 @@ def _plan(args: argparse.Namespace) -> Any:
         "input_shape": (3, args.input_size, args.input_size) if args.input_size else None,
     }
     if args.preset:
+        base = get_preset(args.preset)
         if args.space:
             changes["space"] = args.space
-        return get_preset(args.preset).with_(**changes)
-    if not args.space or not args.n or not datasets:
+    elif not args.space or not args.n or not datasets:
         raise WeightspaceError(
             "zoo generate needs --preset NAME, or --space, --n and --datasets "
             "(e.g. --space nws --n 200 --datasets digits,mnist10k)"
         )
-    base = ZooPlan(space=args.space, n=args.n, datasets=datasets)
+    else:
+        base = ZooPlan(space=args.space, n=args.n, datasets=datasets)
     if args.max_epochs is not None and args.min_epochs is None:
         changes["min_epochs"] = min(base.min_epochs, args.max_epochs)
     return base.with_(**changes)

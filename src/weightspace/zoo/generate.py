@@ -62,9 +62,19 @@ class GenerateReport:
     seconds: float
 
 
+# Plan fields added after zoos were generated, left out of the fingerprint at their default so that
+# the keys of earlier plans (and the libraries that hold them) stay valid.
+_LATER_FIELDS = {"grid_subset": False}
+
+
 def _plan_fingerprint(plan: ZooPlan) -> str:
     fields = asdict(plan)
     fields.pop("description", None)
+    for name, default in _LATER_FIELDS.items():
+        if fields[name] == default:
+            del fields[name]
+    if plan.grid_subset:  # model i is the same for every n: a smaller zoo grows into a larger one
+        del fields["n"]
     return json.dumps(fields, sort_keys=True, default=str)
 
 
@@ -84,6 +94,15 @@ def plan_models(plan: ZooPlan) -> list[ModelSpec]:
 
 
 def _sample(plan: ZooPlan, space: HyperSpace) -> list[Config]:
+    if plan.grid and plan.grid_subset:
+        grid = space.grid()
+        if plan.n > len(grid):
+            raise WeightspaceError(
+                f"zoo plan: n={plan.n} models, but the grid of {plan.space!r} has {len(grid)} configs; "
+                f"use --n {len(grid)} or less"
+            )
+        order = np.random.default_rng(plan.seed).permutation(len(grid))[: plan.n]
+        return [grid[i] for i in order]
     if plan.grid:
         return [c for _ in range(plan.n) for c in space.grid()]
     wanted = {k: set(space[k].grid() or ()) for k in plan.cover}
@@ -129,13 +148,15 @@ def _dataset(name: str, plan: ZooPlan) -> Dataset:
     key = (name, plan.seed, plan.input_shape, plan.train_samples)
     if key not in _DATA_CACHE:
         data = load_task_dataset(name, seed=plan.seed)  # a dataset, or a task: "mnist10k:3v8"
-        if plan.input_shape is not None and len(data.input_shape) == 3:
-            data = to_common_shape(data, plan.input_shape)
+        # subsample, then convert (the same images either way; converting 60,000 MNIST images to
+        # 3x32x32 first would hold 740 MB per dataset in every worker)
         if plan.train_samples is not None and plan.train_samples < data.n_train:
             fraction = plan.train_samples / data.n_train
             _, keep = stratified_holdout(data.y_train, fraction, np.random.default_rng(plan.seed))
             keep = np.sort(keep)
             data = replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep])
+        if plan.input_shape is not None and len(data.input_shape) == 3:
+            data = to_common_shape(data, plan.input_shape)
         _DATA_CACHE[key] = data
     return _DATA_CACHE[key]
 
