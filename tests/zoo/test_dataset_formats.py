@@ -92,7 +92,9 @@ def test_missing_files_says_where_the_files_go_and_sees_them(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:
     expected = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
-    assert missing_files("mnist_idx", tmp_path).startswith(f"{expected} not found (4 files expected)")
+    assert missing_files("mnist_idx", tmp_path).startswith(
+        f"{expected} not found (4 files expected)"
+    )
     write_mnist(tmp_path / "MNIST" / "raw", rng, gz=True)
     assert missing_files("mnist_idx", tmp_path) == ""
     assert "cifar-10-batches-bin/data_batch_1.bin not found" in missing_files("cifar10", tmp_path)

@@ -443,3 +443,12 @@ def test_registry_metadata_matches_the_loaded_dataset(
     assert ds.input_shape == info.shape
     assert ds.class_names == info.class_names
     assert registry.dataset_classes(name) == ds.n_classes
+
+
+def test_the_probes_class_counts_agree_with_the_registry() -> None:
+    from weightspace.probe.common import DATASET_CLASSES, dataset_key
+
+    for name in list_datasets():
+        info = registry._REGISTRY[name].info
+        assert info is not None, name
+        assert DATASET_CLASSES[dataset_key(name)] == info.n_classes, name

