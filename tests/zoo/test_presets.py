@@ -141,9 +141,19 @@ def test_schurholt_presets_generate_two_models(preset: str, prepared: Path, tmp_
     assert frame["test_acc"].between(0.0, 1.0).all()
 
 
-def test_nws_real_generates_two_models(prepared: Path, tmp_path: Path) -> None:
-    plan = _tiny("nws-real").with_(datasets=("fashion_mnist", "colour_shapes"), n=2)
+def test_nws_real_generates_two_models_on_grey_and_colour_data(
+    prepared: Path, tmp_path: Path
+) -> None:
+    # the smallest NWS architecture: the cost here is evaluating 16,000 images per snapshot
+    smallest = {"filter_size": 3, "conv_layers": 3, "fc_layers": 2, "conv_width": 4, "fc_width": 64}
+    plan = _tiny("nws-real").with_(
+        datasets=("fashion_mnist", "colour_shapes"), space_overrides=smallest, cover=("dataset",)
+    )
+    assert {s.config["dataset"] for s in plan_models(plan)} == {"fashion_mnist", "colour_shapes"}
     report = generate_zoo(plan, tmp_path / "zoo", workers=0, progress=False)
     assert report.trained == 2
-    frame = Library(tmp_path / "zoo").query()
+    lib = Library(tmp_path / "zoo")
+    frame = lib.query()
     assert frame["test_acc"].between(0.0, 1.0).all()
+    first = lib.get(int(frame["id"].iloc[0]))
+    assert first.tensors[0].shape[1] == 3  # the first convolution takes three channels

@@ -266,7 +266,14 @@ def _input_spec(name: str, plan: ZooPlan) -> tuple[tuple[int, ...], int]:
     if key in _DATA_CACHE:
         data = _DATA_CACHE[key]
         return data.input_shape, data.n_classes
+    from weightspace.zoo.data.registry import dataset_info
     from weightspace.zoo.tasks import load_task_dataset
+
+    info = dataset_info(name)  # a registered dataset's metadata: no need to load it here
+    if info is not None:
+        if plan.input_shape is not None and len(info.shape) == 3:
+            return tuple(plan.input_shape), info.n_classes
+        return info.shape, info.n_classes
 
     data = load_task_dataset(name, seed=plan.seed)  # not cached: workers load their own copy
     shape = data.input_shape

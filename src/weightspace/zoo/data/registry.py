@@ -66,6 +66,7 @@ __all__ = [
     "DatasetFactory",
     "DatasetInfo",
     "dataset_classes",
+    "dataset_info",
     "describe_datasets",
     "list_datasets",
     "load_dataset",
@@ -454,6 +455,23 @@ def prepare_embedded(
             ("fashion_mnist", prepare_fashion_mnist),
         )
     }
+
+
+def dataset_info(name: str) -> DatasetInfo | None:
+    """The registry's metadata of a dataset (with its default options), or None when unknown.
+
+    None for a name that is not registered (e.g. a task such as ``"mnist10k:3v8"``) and for a dataset
+    registered without :class:`DatasetInfo`.
+
+    Examples
+    --------
+    >>> dataset_info("colour_shapes").shape, dataset_info("mnist10k:3v8")
+    ((3, 32, 32), None)
+    """
+    try:
+        return _entry(name)[1].info
+    except DatasetError:
+        return None
 
 
 def dataset_classes(name: str) -> int:
