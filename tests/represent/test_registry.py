@@ -50,6 +50,20 @@ def test_miwd_matches_the_engine_and_is_cached(small_lib):
     assert not np.array_equal(first_snapshot, X)
 
 
+def test_a_changed_default_never_returns_stale_cached_descriptors(small_lib, monkeypatch):
+    from weightspace.represent.miwd import MIWD
+
+    _, before = describe_library(small_lib, "miwd")
+    # a new release changes MIWD's default granularity: the cache must not answer with the old one
+    defaults = MIWD.__init__.__kwdefaults__
+    monkeypatch.setitem(defaults, "S", defaults["S"] // 2)
+    _, after = describe_library(small_lib, "miwd")
+    assert after.shape[1] == before.shape[1] // 2
+    np.testing.assert_array_equal(
+        after, create_representation("miwd").fit_transform(small_lib.vectors())
+    )
+
+
 def test_unknown_representation_and_parameter():
     with pytest.raises(WeightspaceError, match="unknown representation"):
         create_representation("nope")

@@ -139,13 +139,14 @@ def describe_library(
     chosen = lib.ids() if ids is None else [int(i) for i in ids]
     if not chosen:
         raise WeightspaceError(f"{lib.path}: no models to describe")
-    params = dict(params or {})
-    key = {"params": params, "snapshot": snapshot}
+    estimator = create_representation(name, **dict(params or {}))
+    # the key holds every parameter the estimator uses, defaults included, so that a changed
+    # default never returns descriptors computed with the old one
+    key = {"estimator": _estimator_id(estimator), "snapshot": snapshot}
     if cache:
         hit = lib.cache.get(f"repr-{name}", key, chosen)
         if hit is not None:
             return chosen, hit["X"]
-    estimator = create_representation(name, **params)
     batches = _batches(lib, chosen, spec, snapshot, batch_size, progress)
     if spec.fit_on_all:
         inputs = [item for batch in batches for item in batch]
@@ -162,6 +163,14 @@ def describe_library(
     if cache:
         lib.cache.put(f"repr-{name}", key, chosen, {"X": X})
     return chosen, X
+
+
+def _estimator_id(estimator: Any) -> dict[str, Any]:
+    """Class and full parameters of an estimator (``get_params``), for cache keys."""
+    kind = type(estimator)
+    get_params = getattr(estimator, "get_params", None)
+    params = get_params(deep=False) if callable(get_params) else vars(estimator)
+    return {"class": f"{kind.__module__}.{kind.__qualname__}", "params": params}
 
 
 def _batches(
