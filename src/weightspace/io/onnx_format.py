@@ -3,7 +3,8 @@ use them.
 
 What is read, in this order: the initializers (dense and sparse) of the main graph, then its
 ``Constant`` nodes in graph order, descending into the subgraphs of ``If``/``Loop``/``Scan`` nodes
-(their initializers, then their constants) where those nodes stand. Models that keep their weights
+(their initializers, then their constants; ``then_branch`` before ``else_branch``) where those
+nodes stand. Models that keep their weights
 in constants (Silero VAD keeps them in the branches of an ``If``) are read like any other. A constant
 is a weight when it is floating point and has at least one dimension (``value``, ``sparse_value``,
 ``value_floats``); scalars and integer constants (shapes, indices, ``value_float``, ``value_ints``)
@@ -129,10 +130,11 @@ def read_onnx(path: Path, *, max_weights: int | None = DEFAULT_MAX_WEIGHTS) -> W
 
 
 def _graphs(graph: Any) -> Iterator[Any]:
-    """``graph``, then (depth first, in node order) every subgraph of its nodes."""
+    """``graph``, then (depth first, in node order) every subgraph of its nodes; an ``If``'s
+    ``then_branch`` before its ``else_branch`` (files store attributes sorted by name)."""
     yield graph
     for node in graph.node:
-        for attr in node.attribute:
+        for attr in sorted(node.attribute, key=lambda a: a.name != "then_branch"):
             if attr.HasField("g"):
                 yield from _graphs(attr.g)
             for sub in attr.graphs:
