@@ -334,3 +334,11 @@ def test_zip_bomb_is_refused_before_extraction(tmp_path):
     with pytest.raises(CheckpointError, match=r"model\.safetensors"):
         read_hf_zip(path, tmp_root=scratch)  # under the default limit: extracted, then refused
     assert list(scratch.iterdir()) == []
+
+
+def test_corrupt_zip_member_is_refused(saved, tmp_path, refused):
+    path = make_zip(saved / "single", tmp_path / "flipped.zip")
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # inside the deflated model.safetensors
+    path.write_bytes(bytes(raw))
+    refused(path, r"flipped\.zip: corrupt, encrypted or unreadable zip")

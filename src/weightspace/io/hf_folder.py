@@ -33,6 +33,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from os import PathLike
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -294,32 +295,35 @@ def read_hf_zip(
         Declared sizes over the limit.
     """
     source = Path(path)
+    with tempfile.TemporaryDirectory(prefix="weightspace-hf-", dir=tmp_root) as tmp:
+        root = Path(tmp) / "model"
+        _extract(source, root, max_weights)
+        try:
+            ws = read_hf_folder(root, max_weights=max_weights)
+        except CheckpointError as exc:
+            problem = exc.problem.replace(str(root) + "/", "").replace(str(root), "")
+            where = Path(exc.source)
+            member = where.relative_to(root) if where.is_relative_to(root) else None
+            prefix = f"{member}: " if member and str(member) != "." else ""
+            raise type(exc)(source, prefix + problem) from None
+        tensors = (WeightTensor(t.name, t.layer, t.role, np.array(t.array)) for t in ws)
+        return WeightSet(tuple(tensors), source=str(source))
+
+
+def _extract(source: Path, root: Path, max_weights: int | None) -> None:
+    """Extract the model folder's files of the zip ``source`` into ``root``, checked first."""
     try:
         with zipfile.ZipFile(source) as archive:
-            members = _members(source, archive, max_weights)
-            with tempfile.TemporaryDirectory(prefix="weightspace-hf-", dir=tmp_root) as tmp:
-                root = Path(tmp) / "model"
-                for info, relative in members:
-                    target = root / relative
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with archive.open(info) as src, target.open("wb") as dst:
-                        shutil.copyfileobj(src, dst, 2**20)
-                try:
-                    ws = read_hf_folder(root, max_weights=max_weights)
-                    return WeightSet(
-                        tuple(WeightTensor(t.name, t.layer, t.role, np.array(t.array)) for t in ws),
-                        source=str(source),
-                    )
-                except CheckpointError as exc:
-                    problem = exc.problem.replace(str(root) + "/", "").replace(str(root), "")
-                    where = Path(exc.source)
-                    member = where.relative_to(root) if where.is_relative_to(root) else None
-                    prefix = f"{member}: " if member and str(member) != "." else ""
-                    raise type(exc)(source, prefix + problem) from None
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        if isinstance(exc, CheckpointError):
-            raise
-        raise CheckpointError(source, f"corrupt or unreadable zip ({exc})") from None
+            for info, relative in _members(source, archive, max_weights):
+                target = root / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as src, target.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 2**20)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(
+            source, f"corrupt, encrypted or unreadable zip ({detail[:160]})"
+        ) from None
 
 
 def _members(
