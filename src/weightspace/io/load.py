@@ -15,6 +15,7 @@ __all__ = ["load_weights"]
 
 
 def _readers() -> dict[Format, Callable[[Path], WeightSet]]:
+    from weightspace.io.hf_folder import read_hf_folder, read_hf_zip
     from weightspace.io.keras_format import read_keras_h5, read_keras_zip
     from weightspace.io.numpy_format import read_npy, read_npz
     from weightspace.io.onnx_format import read_onnx
@@ -29,6 +30,8 @@ def _readers() -> dict[Format, Callable[[Path], WeightSet]]:
         "onnx": read_onnx,
         "npy": read_npy,
         "npz": read_npz,
+        "hf-folder": read_hf_folder,
+        "hf-zip": read_hf_zip,
     }
 
 
@@ -39,11 +42,13 @@ def load_weights(source: Any, *, format: Format | None = None) -> WeightSet:
     ----------
     source : path, nn.Module, mapping or WeightSet
         A checkpoint file (PyTorch ``.pt/.pth/.bin``, ``.safetensors``, Keras ``.h5/.keras``,
-        ``.onnx``, NumPy ``.npy/.npz``), an in-memory ``torch.nn.Module``, or a state dict
-        (``name -> tensor or array``). A WeightSet is returned as it is.
+        ``.onnx``, NumPy ``.npy/.npz``), a Hugging Face model folder (``model.safetensors`` or
+        ``pytorch_model.bin``, sharded or not; a zip of one too), an in-memory ``torch.nn.Module``,
+        or a state dict (``name -> tensor or array``). A WeightSet is returned as it is.
     format : str, optional
         Force a reader (``"torch"``, ``"safetensors"``, ``"keras-h5"``, ``"keras-zip"``, ``"onnx"``,
-        ``"npy"``, ``"npz"``); by default it is chosen from the file's content.
+        ``"npy"``, ``"npz"``, ``"hf-folder"``, ``"hf-zip"``); by default it is chosen from the
+        file's content.
 
     Returns
     -------
