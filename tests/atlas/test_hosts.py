@@ -141,3 +141,25 @@ def test_missing_or_near_miss_host_headers_are_refused(server, host):
     port = urlsplit(server.url).port
     status, _ = request(server.url, "/", None if host is None else host.format(port=port))
     assert status == 400
+
+
+def test_serve_checks_the_host_it_binds(atlas, monkeypatch):
+    import dash
+
+    from weightspace.atlas import serve
+
+    served = {}
+    monkeypatch.setattr(dash.Dash, "run", lambda app, **kw: served.update(kw, app=app))
+    serve(atlas, host="0.0.0.0", port=8123, allowed_hosts=["atlas.lan"])
+    assert (served["host"], served["port"]) == ("0.0.0.0", 8123)
+    client = served["app"].server.test_client()
+
+    def status(host: str) -> int:
+        environ = {"SERVER_PORT": "8123"}
+        return client.get(
+            "/_dash-layout", headers={"Host": host}, environ_overrides=environ
+        ).status_code
+
+    assert status("192.0.2.7:8123") == 200  # bound to every interface: its IP addresses
+    assert status("atlas.lan") == 200
+    assert status("rebound.example:8123") == 400
