@@ -8,12 +8,14 @@ Roles come from the graph (``Conv``/``Gemm``/``MatMul`` weight and bias inputs, 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from weightspace.errors import CheckpointError
+from weightspace.io.limits import DEFAULT_MAX_WEIGHTS, check_declared_weights
 from weightspace.io.naming import assign_roles, split_name
 from weightspace.io.weightset import Role, WeightSet
 
@@ -31,8 +33,8 @@ _INPUT_ROLES: dict[str, tuple[Role | None, ...]] = {
 }
 
 
-def read_onnx(path: Path) -> WeightSet:
-    """Read the initializers of an ONNX model."""
+def read_onnx(path: Path, *, max_weights: int | None = DEFAULT_MAX_WEIGHTS) -> WeightSet:
+    """Read the initializers of an ONNX model (external data is read after the size check)."""
     try:
         import onnx
         from onnx import numpy_helper
@@ -41,7 +43,7 @@ def read_onnx(path: Path) -> WeightSet:
             "reading ONNX files needs onnx: pip install 'weightspace[onnx]'"
         ) from None
     try:
-        model = onnx.load(str(path))
+        model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError, ValueError, OSError...
         raise CheckpointError(
             path, f"not a readable ONNX model ({type(exc).__name__}: {exc})"
@@ -50,6 +52,8 @@ def read_onnx(path: Path) -> WeightSet:
     initializers = {init.name: init for init in graph.initializer}
     if not initializers:
         raise CheckpointError(path, "the ONNX graph holds no initializers (no stored weights)")
+    declared = sum(math.prod(int(d) for d in init.dims) for init in initializers.values())
+    check_declared_weights(path, declared, max_weights, what="ONNX initializers")
 
     roles: dict[str, Role] = {}
     layer_of: dict[str, str] = {}

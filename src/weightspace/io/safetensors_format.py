@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from weightspace.errors import CheckpointError
+from weightspace.io.limits import DEFAULT_MAX_WEIGHTS, check_declared_weights
 from weightspace.io.naming import assign_roles, natural_key, to_float32
 from weightspace.io.weightset import Role, WeightSet, WeightTensor
 
@@ -102,9 +103,10 @@ def map_tensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return arrays, {str(k): str(v) for k, v in metadata.items()}
 
 
-def read_safetensors(path: Path) -> WeightSet:
+def read_safetensors(path: Path, *, max_weights: int | None = DEFAULT_MAX_WEIGHTS) -> WeightSet:
     """Read a safetensors checkpoint as a :class:`WeightSet` backed by a memory map."""
-    arrays, metadata = map_tensors(path)
+    arrays, metadata = map_tensors(path)  # views of the file's bytes
+    check_declared_weights(path, sum(a.size for a in arrays.values()), max_weights)
     if not arrays:
         raise CheckpointError(path, "the safetensors file holds no tensors")
     order = _saved_order(metadata, arrays)
