@@ -22,6 +22,7 @@ import numpy as np
 
 from weightspace.atlas.model import Atlas
 from weightspace.errors import WeightspaceError
+from weightspace.io.limits import UPLOAD_MAX_WEIGHTS
 from weightspace.io.load import load_weights
 from weightspace.io.weightset import WeightSet
 
@@ -99,6 +100,7 @@ def read_upload(
     use: Callable[[WeightSet], T],
     *,
     max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_weights: int | None = UPLOAD_MAX_WEIGHTS,
     tmp_root: str | os.PathLike[str] | None = None,
 ) -> T:
     """Read an uploaded checkpoint and return ``use(weights)``, computed while the file exists.
@@ -114,6 +116,9 @@ def read_upload(
         Called with the :class:`~weightspace.io.weightset.WeightSet`; its result is returned.
     max_bytes : int, default=200 MiB
         Largest decoded size accepted; larger uploads raise before anything is decoded or written.
+    max_weights : int or None, default=50 million
+        Most weights the checkpoint may declare (checked before its data is read; see
+        :func:`weightspace.load_weights`), against decompression and allocation bombs.
     tmp_root : path, optional
         Where the temporary folder is made (default: the system's temporary directory).
 
@@ -144,7 +149,7 @@ def read_upload(
         path = Path(folder) / _safe_name(filename)
         path.write_bytes(raw)
         del raw
-        return use(load_weights(path))
+        return use(load_weights(path, max_weights=max_weights))
 
 
 def describe_weights(atlas: Atlas, weights: WeightSet) -> np.ndarray:

@@ -78,8 +78,8 @@ def _checked_header(f: IO[bytes], path: Path, what: str, size: int) -> tuple[int
             shape, _, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             raise ValueError(f"unsupported .npy version {version}")
-    except ValueError as exc:
-        raise CheckpointError(path, f"{what} has no valid .npy header ({exc})") from None
+    except Exception as exc:  # numpy's header parser also raises SyntaxError, TokenError...
+        raise CheckpointError(path, f"{what} has no valid .npy header ({describe(exc)})") from None
     if dtype.hasobject:
         raise CheckpointError(
             path, f"{what} holds Python objects: reading it needs pickle, which is refused"
