@@ -41,6 +41,9 @@ from weightspace.io.weightset import WeightSet
 
 __all__ = ["read_keras_h5", "read_keras_zip"]
 
+#: What reading the archive and its config.json raises on a corrupt file.
+_ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (*ZIP_ERRORS, RecursionError)
+
 #: Groups nested deeper than this (or linked in a cycle) are refused.
 _MAX_DEPTH = 64
 
@@ -93,7 +96,7 @@ def read_keras_zip(path: Path, *, max_weights: int | None = DEFAULT_MAX_WEIGHTS)
             blob = z.read("model.weights.h5")
     except CheckpointError:
         raise
-    except (*ZIP_ERRORS, RecursionError) as exc:
+    except _ARCHIVE_ERRORS as exc:
         raise CheckpointError(path, f"corrupt .keras archive ({describe(exc)})") from None
     try:
         with h5py.File(io.BytesIO(blob), "r") as f:
@@ -116,7 +119,7 @@ def _read_h5_handle(
     elif has_link(root, "layers"):
         planned = _plan_keras3(open_object(root, "layers", path), path, _layer_classes(config))
     elif any(key != "optimizer" and is_group(open_object(root, key, path)) for key in root):
-        planned = _plan_keras3(root, path, {}, skip={"optimizer"})  # a subclassed model
+        planned = _plan_keras3(root, path, {}, skip=frozenset({"optimizer"}))  # a subclassed model
     else:
         raise CheckpointError(
             path,
@@ -208,7 +211,9 @@ def _plan_keras3(
 
     walk(top, "", 0)
     known_order = {name: i for i, name in enumerate(classes)}
-    groups.sort(key=lambda g: (known_order.get(g[0], len(known_order)), natural_key(g[0])))
+    groups.sort(  # in model order where the config gives it; the model's own variables last
+        key=lambda g: (known_order.get(g[0], len(known_order)), g[0] == "", natural_key(g[0]))
+    )
     planned: dict[str, Any] = {}
     for layer, vars_group in groups:
         values = []

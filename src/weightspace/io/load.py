@@ -40,6 +40,15 @@ def _readers() -> dict[Format, Callable[..., WeightSet]]:
     }
 
 
+def _check_limit(max_weights: object) -> None:
+    if max_weights is not None and (
+        isinstance(max_weights, bool) or not isinstance(max_weights, Integral) or max_weights < 1
+    ):
+        raise WeightspaceError(
+            f"max_weights must be a positive integer or None; got {max_weights!r}"
+        )
+
+
 @contextmanager
 def _held_warnings() -> Iterator[list[warnings.WarningMessage]]:
     """Hold back the warnings of a reader, so that a file that fails to read gives one error line
@@ -94,12 +103,7 @@ def load_weights(
     """
     if isinstance(source, WeightSet):
         return source
-    if max_weights is not None and (
-        isinstance(max_weights, bool) or not isinstance(max_weights, Integral) or max_weights < 1
-    ):
-        raise WeightspaceError(
-            f"max_weights must be a positive integer or None; got {max_weights!r}"
-        )
+    _check_limit(max_weights)
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         kind = format or detect_format(path)

@@ -67,8 +67,8 @@ def _checked_header(f: IO[bytes], path: Path, what: str, size: int) -> tuple[int
     Raises
     ------
     CheckpointError
-        Not a ``.npy`` header, an object dtype (pickle), or a shape needing more bytes than
-        ``size`` (the bytes the file or zip member holds).
+        Not a ``.npy`` header, an object dtype (pickle), or a shape needing more bytes than the
+        file (or zip member) of ``size`` bytes holds after its header.
     """
     try:
         version = np.lib.format.read_magic(f)
@@ -85,10 +85,11 @@ def _checked_header(f: IO[bytes], path: Path, what: str, size: int) -> tuple[int
             path, f"{what} holds Python objects: reading it needs pickle, which is refused"
         )
     elements = math.prod(int(n) for n in shape)
-    if elements * dtype.itemsize > size:
+    held = size - f.tell()
+    if elements * dtype.itemsize > held:
         raise CheckpointError(
             path,
             f"{what} declares shape {tuple(shape)} of {dtype} ({elements * dtype.itemsize:,} "
-            f"bytes) but holds {size:,} bytes; the file is truncated or corrupt",
+            f"bytes) but holds {held:,} bytes of data; the file is truncated or corrupt",
         )
     return elements, dtype

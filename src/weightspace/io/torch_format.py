@@ -97,7 +97,7 @@ def _globals_of(path: Path, is_zip: bool) -> list[str]:
                 return []
             with z.open(member) as f:
                 return scan_pickle(f)
-    except (ValueError, *ZIP_ERRORS):
+    except ZIP_ERRORS:  # ValueError (not a pickle) is one of them
         return []
 
 
