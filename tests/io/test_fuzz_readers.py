@@ -13,6 +13,7 @@ import os
 import pickle
 import re
 import sqlite3
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from weightspace import Library, WeightLimitError, load_weights
+from weightspace import CheckpointError, Library, WeightLimitError, load_weights
 from weightspace.io.limits import UPLOAD_MAX_WEIGHTS
 
 # ---------------------------------------------------------------- helpers
@@ -493,10 +494,11 @@ def valid_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 
 def mutations(size: int) -> st.SearchStrategy[list[tuple[str, int, int]]]:
-    """Bit flips, overwritten bytes, truncations: ``(kind, position, value)``."""
+    """Bit flips, overwritten bytes, truncations: ``(kind, position, value)``; half of them in the
+    first 512 bytes, where the headers (zip, HDF5 superblock, pickle, .npy) are."""
     edit = st.tuples(
         st.sampled_from(["flip", "byte", "cut"]),
-        st.integers(0, size - 1),
+        st.one_of(st.integers(0, min(size, 512) - 1), st.integers(0, size - 1)),
         st.integers(0, 255),
     )
     return st.lists(edit, min_size=1, max_size=4)
@@ -546,3 +548,41 @@ def test_mutated_files_fail_in_one_line_or_read(name, valid_files, tmp_path_fact
         assert library_state(lib.path) == before
 
     run()
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
+@given(
+    shape=st.lists(st.integers(-(2**40), 2**40), max_size=4).map(tuple),
+    descr=st.sampled_from(["<f4", "<f8", "<f2", "|b1", "<i8", "|O", "<c8", "V3"]),
+    data_bytes=st.integers(0, 256),
+    archive=st.booleans(),
+)
+def test_npy_headers_declaring_anything_are_checked_first(shape, descr, data_bytes, archive):
+    """A .npy header (alone or in an .npz) may declare any shape and dtype: the file is read only
+    if its data holds what the header declares, and never pickles."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": descr, "fortran_order": False, "shape": shape}
+    )
+    raw = header.getvalue() + bytes(data_bytes)
+    with tempfile.TemporaryDirectory() as folder:
+        if archive:
+            path = Path(folder) / "h.npz"
+            with zipfile.ZipFile(path, "w") as z:
+                z.writestr("w.npy", raw)
+        else:
+            path = Path(folder) / "h.npy"
+            path.write_bytes(raw)
+        needed = np.dtype(descr).itemsize * int(np.prod(shape, dtype=object))
+        fits = all(n >= 0 for n in shape) and needed <= data_bytes and descr != "|O"
+        error, n_params = None, None
+        try:
+            n_params = load_weights(path).n_params
+        except CheckpointError as exc:
+            error = str(exc)
+        if error is None:
+            assert fits
+            assert n_params == int(np.prod(shape, dtype=object))
+        else:
+            assert error.startswith(str(path))
+            assert "\n" not in error

@@ -84,6 +84,8 @@ def _checked_header(f: IO[bytes], path: Path, what: str, size: int) -> tuple[int
         raise CheckpointError(
             path, f"{what} holds Python objects: reading it needs pickle, which is refused"
         )
+    if any(int(n) < 0 for n in shape):
+        raise CheckpointError(path, f"{what} declares a negative dimension in {tuple(shape)}")
     elements = math.prod(int(n) for n in shape)
     held = size - f.tell()
     if elements * dtype.itemsize > held:
