@@ -314,6 +314,20 @@ def keras_with_config_of_other_shape(folder: Path) -> Path:
     return path
 
 
+def keras_zip_with_external_storage(folder: Path) -> Path:
+    """A .keras whose model.weights.h5 (read from memory) keeps a variable in /etc/passwd."""
+    blob = io.BytesIO()
+    with h5py.File(blob, "w") as f:
+        f.create_group("layers/dense/vars").create_dataset(
+            "0", shape=(64,), dtype="<f4", external=[("/etc/passwd", 0, 256)]
+        )
+    path = folder / "outside.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", "{}")
+        z.writestr("model.weights.h5", blob.getvalue())
+    return path
+
+
 # name -> (builder, what the one error line says)
 CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "hdf5 external storage /etc/passwd": (external_passwd, r"outside the file.*/etc/passwd"),
@@ -321,6 +335,7 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "hdf5 external link": (external_link, r"external link to 'w' in .*elsewhere\.h5"),
     "hdf5 soft link through an external link": (soft_link_through_external_link, "external link"),
     "hdf5 virtual dataset": (virtual_dataset, "virtual dataset"),
+    ".keras with external storage": (keras_zip_with_external_storage, r"outside.*/etc/passwd"),
     "hdf5 gzip bomb": (gzip_bomb, r"536,870,912 bytes but store .*decompression bomb"),
     "hdf5 4 TiB claim": (tebibytes, r"1,099,511,627,776 weights, over the limit"),
     "hdf5 missing layer": (missing_layer, r"layer 'dense_1' is missing"),
@@ -447,6 +462,17 @@ def test_keras3_subclassed_model_layout_is_read(tmp_path):
     ws = load_weights(path)
     assert ws.names == ("d/kernel", "d/bias", "model/var0")
     assert ws.n_params == 8 + 2 + 3
+
+
+def test_keras3_bfloat16_variables_are_read(tmp_path):
+    """Keras 3 keeps bfloat16 variables as 2-byte opaque HDF5 data tagged ``dtype=bfloat16``."""
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, dtype="bfloat16")])
+    model.save_weights(tmp_path / "bf16.weights.h5")
+    kernel = np.asarray(model.layers[0].kernel.numpy(), dtype=np.float32)
+    ws = load_weights(tmp_path / "bf16.weights.h5")
+    assert ws.names == ("dense/kernel", "dense/bias")
+    np.testing.assert_array_equal(ws.tensors[0].array, kernel.T)
 
 
 def test_keras_config_that_is_not_a_model_config_is_ignored(tmp_path):

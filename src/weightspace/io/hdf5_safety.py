@@ -142,13 +142,22 @@ def check_dataset(obj: Any, path: Path, name: str) -> tuple[int, int, int]:
             f"dataset {obj.name!r} keeps its data outside the file (external storage in {files}); "
             "weightspace reads only data stored inside the checkpoint",
         )
-    if obj.dtype.kind not in "fiub":
+    if obj.dtype.kind not in "fiub" and not _is_bfloat16(obj):
         raise CheckpointError(
             path, f"dataset {obj.name!r} holds {obj.dtype} values, not numbers; not a weight"
         )
     shape = obj.shape or ()
     elements = math.prod(int(n) for n in shape)
     return elements, elements * obj.dtype.itemsize, int(obj.id.get_storage_size())
+
+
+def _is_bfloat16(obj: Any) -> bool:
+    """Keras 3 stores bfloat16 variables as 2-byte opaque data with ``attrs["dtype"] = "bfloat16"``
+    (read as raw 2-byte values, converted to float32 like safetensors' BF16)."""
+    if obj.dtype.kind != "V" or obj.dtype.itemsize != 2 or "dtype" not in obj.attrs:
+        return False
+    tag = obj.attrs["dtype"]
+    return (tag.decode("utf8", "replace") if isinstance(tag, bytes) else str(tag)) == "bfloat16"
 
 
 def check_planned(path: Path, datasets: Mapping[str, Any], max_weights: int | None) -> None:
