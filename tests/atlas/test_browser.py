@@ -278,10 +278,6 @@ def test_an_upload_over_the_weight_limit_is_refused_in_one_line(page, tmp_path):
     assert "\n" not in text
 
 
-@pytest.mark.xfail(
-    reason="the refusal of HDF5 external storage comes with the readers' part of issue 11",
-    strict=False,
-)
 def test_an_hdf5_upload_reading_a_server_file_is_refused(page, tmp_path):
     import h5py
 

@@ -2,7 +2,6 @@
 removed after reading, errors that name the file as the client did."""
 
 import base64
-import inspect
 import io
 import tracemalloc
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from weightspace import CheckpointError, load_weights
+from weightspace import CheckpointError
 from weightspace.atlas import UploadError, place, read_upload
 from weightspace.atlas.upload import decoded_size, describe_weights
 from weightspace.errors import WeightLimitError
@@ -192,18 +191,12 @@ def test_an_upload_over_the_weight_limit_is_refused_in_one_line(tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    "max_weights" not in inspect.signature(load_weights).parameters,
-    reason="load_weights(max_weights=) comes with the readers' part of issue 11: until it is merged "
-    "the upload checks the count only after reading",
-    strict=False,
-)
 def test_a_decompression_bomb_is_refused_before_its_tensors_are_allocated(tmp_path):
     bomb = npz_of(20_000_000)  # 80 MB of float32 zeros in ~80 kB
     assert len(bomb) < 1_000_000
     tracemalloc.start()
     try:
-        with pytest.raises(WeightLimitError, match="over the limit of 1,000"):
+        with pytest.raises(WeightLimitError, match="more than 1,000 weights take"):
             read_upload(
                 data_url(bomb), "bomb.npz", lambda ws: ws, max_weights=1000, tmp_root=tmp_path
             )
@@ -227,10 +220,6 @@ def keras_h5_reading(path: Path, target: str) -> None:
         )
 
 
-@pytest.mark.xfail(
-    reason="the refusal of HDF5 external storage comes with the readers' part of issue 11",
-    strict=False,
-)
 def test_an_hdf5_upload_reading_a_server_file_is_refused(tmp_path):
     path = tmp_path / "evil.h5"
     keras_h5_reading(path, "/etc/passwd")

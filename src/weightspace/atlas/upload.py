@@ -13,8 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import functools
-import inspect
 import os
 import re
 import tempfile
@@ -100,21 +98,13 @@ def _shown_name(filename: str | None) -> str:
     return shown or "upload"
 
 
-@functools.cache
-def _reader_takes_max_weights() -> bool:
-    return "max_weights" in inspect.signature(load_weights).parameters
-
-
 def _load(path: Path, shown: str, max_weights: int | None) -> WeightSet:
     """``load_weights(path)`` under the weight limit, with ``shown`` as the weights' source.
 
-    Readers that know declared sizes refuse a file over ``max_weights`` before allocating; the
-    count is checked again on what was read, so the limit holds for every format.
+    Every reader refuses a file that declares more than ``max_weights`` before allocating; the
+    count is checked again on what was read (legacy torch pickles declare sizes only as they load).
     """
-    if max_weights is not None and _reader_takes_max_weights():
-        weights = load_weights(path, max_weights=max_weights)  # type: ignore[call-arg, unused-ignore]
-    else:
-        weights = load_weights(path)
+    weights = load_weights(path, max_weights=max_weights)
     check_declared_weights(shown, weights.n_params, max_weights)
     return dataclasses.replace(weights, source=shown)
 

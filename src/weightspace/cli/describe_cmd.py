@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from weightspace.cli.library_cmd import parse_meta
+from weightspace.cli.library_cmd import add_max_weights_argument, parse_meta
 from weightspace.errors import WeightspaceError
 
 __all__ = ["register"]
@@ -43,7 +43,8 @@ def register(commands: Any) -> None:
     p.add_argument("-o", "--out", type=Path, help="output .npy or .parquet (with model ids)")
     p.add_argument("--model", type=int, help="with --plot: the library model to draw")
     p.add_argument("--plot", type=Path, help="write the MI-WD figure of --model (PNG)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_max_weights_argument(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar (none off a terminal)")
     p.set_defaults(run=_describe)
 
 
@@ -94,7 +95,7 @@ def _describe_files(args: argparse.Namespace) -> tuple[np.ndarray, list[str]]:
     from weightspace.represent.registry import _spec, create_representation
 
     spec = _spec(args.repr)
-    sets = [load_weights(p) for p in args.source]
+    sets = [load_weights(p, max_weights=args.max_weights) for p in args.source]
     inputs: list[Any] = [ws.vector() for ws in sets] if spec.reads == "vectors" else sets
     estimator = create_representation(args.repr, **_params(args))
     X = np.asarray(estimator.fit(inputs).transform(inputs), dtype=np.float32)

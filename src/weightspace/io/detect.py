@@ -90,7 +90,7 @@ def _detect_zip(p: Path) -> Format:
     try:
         with zipfile.ZipFile(p) as z:
             names = z.namelist()
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
         raise CheckpointError(
             p, "corrupt or truncated zip archive; the checkpoint was not written completely"
         ) from None

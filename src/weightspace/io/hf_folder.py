@@ -172,9 +172,7 @@ def _read_shard(path: Path, kind: str, max_weights: int | None) -> WeightSet:
         return read_safetensors(path, max_weights=max_weights)
     from weightspace.io.torch_format import read_torch_file
 
-    ws = read_torch_file(path)
-    check_declared_weights(path, ws.n_params, max_weights)
-    return ws
+    return read_torch_file(path, max_weights=max_weights)
 
 
 def _allowed_roots(folder: Path) -> list[Path]:

@@ -183,9 +183,9 @@ def _batches(
 ) -> Any:
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from weightspace._progress import progress_bar
 
-        bar = tqdm(total=len(ids), unit="model", desc=f"describe {spec.name}")
+        bar = progress_bar(total=len(ids), unit="model", desc=f"describe {spec.name}")
     try:
         if spec.reads == "vectors":
             for batch in lib.iter_batches(ids, batch_size=batch_size, snapshot=snapshot):

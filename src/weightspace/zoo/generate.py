@@ -374,10 +374,13 @@ def generate_zoo(
     groups = _groups(plan, todo, max(1, group_size))
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from weightspace._progress import progress_bar
 
-        bar = tqdm(
-            total=len(specs), initial=len(specs) - len(todo), unit="model", desc=f"zoo {plan.space}"
+        bar = progress_bar(
+            total=len(specs),
+            initial=len(specs) - len(todo),
+            unit="model",
+            desc=f"zoo {plan.space}",
         )
     trained = 0
     try:
