@@ -1,18 +1,18 @@
 """Benchmark: zoo generation on the local engine against the Ray engine, and the driver's commit rate.
 
-Run: ``.venv/bin/python bench/bench_ray.py [--models 8] [--group-sizes 1,8] [--rounds 2]``
+Run: ``.venv/bin/python bench/bench_ray.py [--models 32] [--group-sizes 1,8] [--rounds 3]``
 
-Throughput: plans of tiny NWS CNNs (``digits``, 8x8 inputs, ``--epochs`` epochs, 200 training
-images) are generated into fresh libraries by the local engine (``--cpus`` spawned worker processes,
-started by each call as ``weightspace zoo generate`` does) and by the Ray engine (a local Ray
-runtime of ``--cpus`` CPUs, started once; its worker processes stay up between calls, as on a
-cluster). Each engine runs a plan of ``--models`` and one of 3x as many models, ``--rounds`` times
-(medians) after one warm-up round; the difference of the two gives the cost of one more model (the
-slope) and the fixed cost of a command (the intercept: the local engine's process pool, with its
-imports and dataset loading; for Ray the workers are already up). Reported per group size: both,
-models/s of the larger plan, and Ray's overhead per model (its slope minus the local one). Also: the
-seconds ``ray.init`` takes to start the local runtime (paid once per command without
-``--address``) and the round trip of an empty Ray task.
+Throughput: plans of ``--models`` tiny NWS CNNs (``digits``, 8x8 inputs, ``--epochs`` epochs, 200
+training images) are generated into fresh libraries by the local engine (``--cpus`` spawned worker
+processes, started by each call as ``weightspace zoo generate`` does) and by the Ray engine (a
+local Ray runtime of ``--cpus`` CPUs, started once: its worker processes stay up between calls, as
+on a cluster), alternating, for each group size (models per task). The rate is the steady one,
+models committed per second after the first wave of groups (startup excluded); the first model's
+time is reported apart (the local engine's process pool with its imports; for Ray, the first round
+has cold workers and later rounds warm ones). Medians of ``--rounds`` rounds after round 0. Ray's
+overhead per model is ``1 / rate_ray - 1 / rate_local``. Also: the seconds ``ray.init`` takes to
+start a local runtime (paid once per command without ``--address``) and the round trip of an
+empty Ray task.
 
 Commit rate: the driver's ceiling. One model is trained with 20 snapshots (19 epochs), then stored
 ``--commit-models`` times through the generator's own ``_store`` (one transaction per model: the
@@ -63,17 +63,33 @@ def tiny_plan(n: int, epochs: int, seed: int = 0, snapshots: int = 20) -> ZooPla
     )
 
 
-def timed_generate(plan: ZooPlan, root: Path, group: int, engine: Any) -> float:
+def timed_generate(
+    plan: ZooPlan, root: Path, group: int, engine: Any, workers: int
+) -> tuple[float, float, float]:
+    """Seconds to the first committed model, steady models/s after the first wave of groups, and
+    the seconds of the whole call."""
     out = root / f"zoo-{time.monotonic_ns()}"
+    stamps: list[float] = []
     start = time.perf_counter()
-    report = generate_zoo(plan, out, group_size=group, progress=False, engine=engine)
-    seconds = time.perf_counter() - start
+    report = generate_zoo(
+        plan,
+        out,
+        group_size=group,
+        progress=False,
+        engine=engine,
+        on_model=lambda spec: stamps.append(time.perf_counter() - start),
+    )
+    total = time.perf_counter() - start
     assert report.trained == plan.n, report
     shutil.rmtree(out)
-    return seconds
+    first_wave = min(plan.n - 1, workers * group)  # models of the groups that started together
+    rate = (plan.n - first_wave) / (stamps[-1] - stamps[first_wave - 1])
+    return stamps[0], rate, total
 
 
-def throughput(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
+def throughput(
+    args: argparse.Namespace, root: Path
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
     import ray
 
     from weightspace.zoo.engines import LocalEngine
@@ -87,7 +103,7 @@ def throughput(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
         logging_level="ERROR",
         log_to_driver=False,
     )
-    init_s = time.perf_counter() - start
+    fixed = {"ray_init_s": time.perf_counter() - start}
 
     @ray.remote
     def noop() -> None:
@@ -99,34 +115,41 @@ def throughput(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         ray.get(noop.remote())
         trips.append(time.perf_counter() - t0)
-    rows = []
+    fixed["noop_ms"] = 1000 * statistics.median(trips)
     engines = {"local": LocalEngine(workers=args.cpus), "ray": RayEngine(cpus_per_model=1)}
-    sizes = (args.models, 3 * args.models)
-    for group in args.group_sizes:
-        times: dict[tuple[str, int], list[float]] = {(e, n): [] for e in engines for n in sizes}
-        for round_ in range(args.rounds + 1):  # round 0 warms up (workers, datasets, imports)
-            for n in sizes:
-                for name, engine in engines.items():
-                    # a new seed each round: a fresh plan, so nothing is cached anywhere
-                    plan = tiny_plan(n, args.epochs, seed=round_)
-                    seconds = timed_generate(plan, root, group, engine)
-                    if round_:
-                        times[name, n].append(seconds)
-        row: dict[str, Any] = {"group": group, "runs": times}
-        for name in engines:
-            small = statistics.median(times[name, sizes[0]])
-            large = statistics.median(times[name, sizes[1]])
-            slope = (large - small) / (sizes[1] - sizes[0])
-            row[f"{name}_marginal_s"] = slope
-            row[f"{name}_fixed_s"] = small - sizes[0] * slope
-            row[f"{name}_models_s"] = sizes[1] / large
-        row["ratio"] = row["local_marginal_s"] / row["ray_marginal_s"]
-        row["overhead_ms_per_model"] = 1000 * (row["ray_marginal_s"] - row["local_marginal_s"])
-        rows.append(row)
+    rows = []
+    for round_ in range(args.rounds + 1):  # round 0: a fresh Ray runtime (cold workers)
+        for group in args.group_sizes:
+            for name, engine in engines.items():
+                # a new seed each round: a fresh plan, so nothing is cached anywhere
+                plan = tiny_plan(args.models, args.epochs, seed=round_)
+                first, rate, total = timed_generate(plan, root, group, engine, args.cpus)
+                rows.append(
+                    {"round": round_, "group": group, "engine": name, "first_s": first,
+                     "rate": rate, "total_s": total}
+                )  # fmt: skip
     ray.shutdown()
-    print(f"ray.init (local runtime, {args.cpus} CPUs): {init_s:.1f} s")
-    print(f"empty Ray task round trip: {1000 * statistics.median(trips):.2f} ms (median of 50)")
-    return rows
+    return rows, fixed
+
+
+def summarize(rows: list[dict[str, Any]], groups: list[int]) -> list[dict[str, Any]]:
+    out = []
+    for group in groups:
+        row: dict[str, Any] = {"group": group}
+        for name in ("local", "ray"):
+            runs = [r for r in rows if r["group"] == group and r["engine"] == name]
+            warm = [r for r in runs if r["round"] > 0]
+            row[name] = {
+                "rate": statistics.median(r["rate"] for r in warm),
+                "first_s": statistics.median(r["first_s"] for r in warm),
+                "total_s": statistics.median(r["total_s"] for r in warm),
+                "cold_first_s": runs[0]["first_s"],
+                "rates": [round(r["rate"], 2) for r in warm],
+            }
+        row["ratio"] = row["ray"]["rate"] / row["local"]["rate"]
+        row["overhead_ms"] = 1000 * (1 / row["ray"]["rate"] - 1 / row["local"]["rate"])
+        out.append(row)
+    return out
 
 
 def commit_rate(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
@@ -163,7 +186,9 @@ def commit_rate(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
         for s in specs:
             _store(lib, plan, s, res, role_map, 1.0)
         seconds = time.perf_counter() - start
+        lib.close()  # checkpoints the write-ahead log into the database file
         size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+        files = sum(f.stat().st_size for f in (out / "weights").iterdir())
         params = sum(int(np.asarray(v).size) for k, v in res.states[0].items())
         weight_bytes = 4 * params * 20
         rows.append(
@@ -175,10 +200,11 @@ def commit_rate(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
                 "snapshots_s": 20 * n / seconds,
                 "mb_s": weight_bytes * n / seconds / 1e6,
                 "bytes_per_model": size / n,
+                "file_bytes_per_model": files / n,
+                "db_bytes_per_model": (size - files) / n,
                 "weight_bytes": weight_bytes,
             }
         )
-        lib.close()
         shutil.rmtree(out)
     _ = torch
     return rows
@@ -186,10 +212,10 @@ def commit_rate(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, default=8, help="the small plan (the large: 3x)")
+    parser.add_argument("--models", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--group-sizes", default="1,8")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--commit-models", type=int, default=200)
     parser.add_argument("--skip-engines", action="store_true", help="only the commit rate")
@@ -198,34 +224,36 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if not args.skip_engines:
-            rows = throughput(args, root)
+            runs, fixed = throughput(args, root)
             print(
-                "\n| models per task (group) | engine | per command (s) | per model (s) "
-                f"| models/s ({3 * args.models} models) |\n|---:|---|---:|---:|---:|"
+                f"ray.init (local runtime, {args.cpus} CPUs): {fixed['ray_init_s']:.1f} s; "
+                f"empty Ray task round trip: {fixed['noop_ms']:.2f} ms (median of 50)"
             )
-            for r in rows:
-                for name in ("local", "ray"):
-                    print(
-                        f"| {r['group']} | {name} | {r[f'{name}_fixed_s']:.1f} | "
-                        f"{r[f'{name}_marginal_s']:.3f} | {r[f'{name}_models_s']:.2f} |"
-                    )
-            for r in rows:
+            print(
+                f"\n{args.models} models, {args.cpus} CPUs, medians of {args.rounds} rounds\n"
+                "| models per task | local: models/s | Ray: models/s | Ray / local "
+                "| Ray overhead per model (ms) | first model, local (s) | first model, Ray (s) "
+                "| first model, Ray cold workers (s) |\n|---:|---:|---:|---:|---:|---:|---:|---:|"
+            )
+            for r in summarize(runs, args.group_sizes):
+                loc, ray_ = r["local"], r["ray"]
                 print(
-                    f"group {r['group']}: Ray / local per model {r['ratio']:.2f}, Ray's overhead "
-                    f"{r['overhead_ms_per_model']:.0f} ms per model; runs (s): "
-                    + ", ".join(
-                        f"{e} x{n}: {[round(t, 1) for t in ts]}" for (e, n), ts in r["runs"].items()
-                    )
+                    f"| {r['group']} | {loc['rate']:.2f} | {ray_['rate']:.2f} | {r['ratio']:.2f} "
+                    f"| {r['overhead_ms']:.0f} | {loc['first_s']:.1f} | {ray_['first_s']:.1f} "
+                    f"| {ray_['cold_first_s']:.1f} |"
                 )
+                print(f"  rates per round: local {loc['rates']}, ray {ray_['rates']}")
         rows = commit_rate(args, root)
         print(
             "\n| model | parameters | models committed | models/s | snapshots/s | MB/s of weights "
-            "| bytes on disk per model | of which weights |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+            "| bytes on disk per model | weight file | database | float32 weights alone |"
+            "\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         )
         for r in rows:
             print(
                 f"| {r['model']} | {r['params']:,} | {r['models']} | {r['models_s']:.1f} | "
                 f"{r['snapshots_s']:.0f} | {r['mb_s']:.1f} | {r['bytes_per_model']:,.0f} | "
+                f"{r['file_bytes_per_model']:,.0f} | {r['db_bytes_per_model']:,.0f} | "
                 f"{r['weight_bytes']:,} |"
             )
     return 0
