@@ -240,7 +240,11 @@ def main() -> int:
                 print(
                     f"| {r['group']} | {loc['rate']:.2f} | {ray_['rate']:.2f} | {r['ratio']:.2f} "
                     f"| {r['overhead_ms']:.0f} | {loc['first_s']:.1f} | {ray_['first_s']:.1f} "
-                    f"| {ray_['cold_first_s']:.1f} |"
+                    + (
+                        f"| {ray_['cold_first_s']:.1f} |"
+                        if r["group"] == args.group_sizes[0]
+                        else "| - |"
+                    )
                 )
                 print(f"  rates per round: local {loc['rates']}, ray {ray_['rates']}")
         rows = commit_rate(args, root)
