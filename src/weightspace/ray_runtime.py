@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -80,6 +81,8 @@ def ray_runtime(
         yield ray
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        _check_reachable(address)
     quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     try:
         if address:
@@ -100,6 +103,20 @@ def ray_runtime(
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail at once on a ``HOST:PORT`` that nothing listens on (Ray itself retries for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return  # "auto", "ray://...": Ray resolves and reports these itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise WeightspaceError(
+            f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); start its head with "
+            "`ray start --head` and pass the address it prints (--address or RAY_ADDRESS)"
+        ) from None
 
 
 def get_result(ray: Any, ref: Any, what: str, retries: int) -> Any:

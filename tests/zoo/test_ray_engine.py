@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -146,6 +147,7 @@ def test_without_retries_a_killed_worker_stops_the_run_and_keeps_what_was_commit
     assert len(Library(tmp_path / "zoo")) <= 3  # the killed model is not there, nor half of one
 
 
+@pytest.mark.slow  # a second driver process and its own Ray workers: ~30 s on a 2-core machine
 def test_a_killed_driver_keeps_its_models_and_a_rerun_finishes_the_rest(ray_cluster, tmp_path, cli):
     from weightspace.zoo.ray_engine import TASK_NAME
 
@@ -240,3 +242,19 @@ def test_address_without_the_ray_engine_is_an_error(cli, tmp_path):
     )  # fmt: skip
     assert code == 1
     assert "add --engine ray" in err
+
+
+def test_an_address_nothing_listens_on_fails_at_once(tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed: pip install 'weightspace[ray]'")
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "weightspace.cli.main", "zoo", "generate", "--space", "nws",
+         "--n", "2", "--datasets", "digits", "--out", str(tmp_path / "zoo"), "--engine", "ray",
+         "--address", f"127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in result.stderr
+    assert not (tmp_path / "zoo").exists()
