@@ -5,9 +5,10 @@ index. Generation writes each finished model (all its snapshots and metadata) in
 one atomic transaction, with its key in the ``zoo_key`` column; a rerun of the same plan skips the
 keys already there, so a killed run loses at most the models in training and never duplicates one.
 
-Training runs in worker processes (``workers``); the parent process is the only writer. Models that
-share a dataset, a batch size and an architecture are trained together by the batched trainer when
-it is available.
+Training runs on an engine (:mod:`weightspace.zoo.engines`): worker processes of this machine
+(``workers``), or Ray tasks on a cluster (:class:`weightspace.zoo.ray_engine.RayEngine`); either way
+the generating process is the only writer. Models that share a dataset, a batch size and an
+architecture are trained together by the batched trainer when it is available.
 """
 
 from __future__ import annotations
