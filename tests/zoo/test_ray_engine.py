@@ -216,7 +216,6 @@ def test_a_cluster_too_small_for_a_task_is_an_error(ray_cluster, tmp_path):
     ],
 )
 def test_engine_parameters_are_checked(field, value, message):
-    pytest.importorskip("ray", reason="Ray is not installed: pip install 'weightspace[ray]'")
     from weightspace.zoo.ray_engine import RayEngine
 
     with pytest.raises(WeightspaceError, match=message):
