@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from weightspace.cli.engine_args import add_engine_arguments, engine_runtime
 from weightspace.cli.library_cmd import add_max_weights_argument, parse_meta
 from weightspace.errors import WeightspaceError
 
@@ -45,6 +46,7 @@ def register(commands: Any) -> None:
     p.add_argument("--plot", type=Path, help="write the MI-WD figure of --model (PNG)")
     add_max_weights_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar (none off a terminal)")
+    add_engine_arguments(p)
     p.set_defaults(run=_describe)
 
 
@@ -74,16 +76,23 @@ def _describe(args: argparse.Namespace) -> int:
 
         lib = Library(first)
         ids = lib.ids(args.where)
-        ids, X = describe_library(
-            lib,
-            args.repr,
-            ids=ids,
-            snapshot=args.snapshot,
-            params=_params(args),
-            progress=not args.quiet,
-        )
+        with engine_runtime(args):
+            ids, X = describe_library(
+                lib,
+                args.repr,
+                ids=ids,
+                snapshot=args.snapshot,
+                params=_params(args),
+                progress=not args.quiet,
+                engine=args.engine,
+            )
         labels = [str(i) for i in ids]
     else:
+        if args.engine != "local":
+            raise WeightspaceError(
+                f"--engine {args.engine} describes a library; checkpoint files are described in "
+                "this process (drop --engine, or add the files to a library first)"
+            )
         X, labels = _describe_files(args)
     _write(args.out, X, labels)
     print(f"wrote {args.out}: {X.shape[0]} model(s) x {X.shape[1]} features ({args.repr})")

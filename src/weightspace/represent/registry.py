@@ -110,6 +110,7 @@ def describe_library(
     batch_size: int = 256,
     cache: bool = True,
     progress: bool = False,
+    engine: Literal["local", "ray"] = "local",
 ) -> tuple[list[int], np.ndarray]:
     """Compute representation ``name`` for models of a library (cached).
 
@@ -129,12 +130,19 @@ def describe_library(
     cache : bool, default=True
         Read and write the library's cache.
     progress : bool, default=False
+    engine : {"local", "ray"}, default="local"
+        ``"ray"`` transforms each batch in a Ray task on the runtime this process is connected to
+        (``ray.init`` first); this process reads the batches, fits as the local path does and
+        writes the cache. Representations fitted on the whole selection (``pca``) are computed
+        here whatever the engine. The result is the same on either engine.
 
     Returns
     -------
     ids : list of int
     X : numpy.ndarray of shape (n_models, n_features), float32
     """
+    if engine not in ("local", "ray"):
+        raise WeightspaceError(f"describe engine must be 'local' or 'ray'; got {engine!r}")
     spec = _spec(name)
     chosen = lib.ids() if ids is None else [int(i) for i in ids]
     if not chosen:
@@ -148,7 +156,11 @@ def describe_library(
         if hit is not None:
             return chosen, hit["X"]
     batches = _batches(lib, chosen, spec, snapshot, batch_size, progress)
-    if spec.fit_on_all:
+    if engine == "ray" and not spec.fit_on_all:
+        from weightspace.represent.ray_describe import transform_on_ray
+
+        X = transform_on_ray(estimator, batches)
+    elif spec.fit_on_all:
         inputs = [item for batch in batches for item in batch]
         X = np.asarray(estimator.fit(inputs).transform(inputs), dtype=np.float32)
     else:
