@@ -52,7 +52,10 @@ def test_ray_results_are_cached_as_the_local_path_caches_them(ray_cluster, small
     ids = small_lib.ids()[1:]
     _, on_ray = describe_library(small_lib, "stats", ids=ids, snapshot=0, engine="ray")
     assert len(list((small_lib.path / "cache").glob("repr-stats-*.npz"))) == 1
-    local_hit = small_lib.cache.get("repr-stats", {"params": {}, "snapshot": 0}, ids)
+    from weightspace.represent.registry import _estimator_id, create_representation
+
+    key = {"estimator": _estimator_id(create_representation("stats")), "snapshot": 0}
+    local_hit = small_lib.cache.get("repr-stats", key, ids)
     assert local_hit is not None
     np.testing.assert_array_equal(local_hit["X"], on_ray)
     _, again = describe_library(small_lib, "stats", ids=ids, snapshot=0)  # a hit: no recompute
