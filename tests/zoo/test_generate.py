@@ -173,7 +173,7 @@ def test_cli_needs_a_preset_or_a_full_plan(capsys, tmp_path):
     assert "unknown preset" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["spaces", "architectures", "presets"])
+@pytest.mark.parametrize("command", ["spaces", "datasets", "architectures", "presets"])
 def test_registry_listings(capsys, command):
     assert main(["zoo", command]) == 0
     assert capsys.readouterr().out.strip()

@@ -25,7 +25,9 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--preset", help="a named plan (see `weightspace zoo presets`)")
     p.add_argument("--space", help="a registered space or a .toml/.yaml space file")
-    p.add_argument("--n", type=int, help="number of models (grid spaces: grid repeats)")
+    p.add_argument(
+        "--n", type=int, help="number of models (a plain grid plan: passes over the grid)"
+    )
     p.add_argument("--datasets", help="comma-separated dataset names, e.g. digits,mnist10k,shapes")
     p.add_argument(
         "--out", type=Path, required=True, help="the library to fill (created if missing)"
@@ -61,12 +63,16 @@ def register(commands: Any) -> None:
 
     for name, fn, text in [
         ("spaces", _spaces, "list hyper-parameter spaces"),
-        ("datasets", _datasets, "list datasets and whether they are available here"),
+        ("datasets", _datasets, "list datasets, their sizes and whether they are prepared here"),
         ("architectures", _architectures, "list architectures"),
         ("presets", _presets, "list zoo presets"),
     ]:
         q = sub.add_parser(name, help=text)
         q.add_argument("--json", action="store_true", help="print JSON")
+        if name == "datasets":
+            q.add_argument(
+                "--root", type=Path, help="where on-disk datasets are (default $WEIGHTSPACE_DATA)"
+            )
         q.set_defaults(run=fn)
 
 
@@ -87,15 +93,16 @@ def _plan(args: argparse.Namespace) -> Any:
         "input_shape": (3, args.input_size, args.input_size) if args.input_size else None,
     }
     if args.preset:
+        base = get_preset(args.preset)
         if args.space:
             changes["space"] = args.space
-        return get_preset(args.preset).with_(**changes)
-    if not args.space or not args.n or not datasets:
+    elif not args.space or not args.n or not datasets:
         raise WeightspaceError(
             "zoo generate needs --preset NAME, or --space, --n and --datasets "
             "(e.g. --space nws --n 200 --datasets digits,mnist10k)"
         )
-    base = ZooPlan(space=args.space, n=args.n, datasets=datasets)
+    else:
+        base = ZooPlan(space=args.space, n=args.n, datasets=datasets)
     if args.max_epochs is not None and args.min_epochs is None:
         changes["min_epochs"] = min(base.min_epochs, args.max_epochs)
     return base.with_(**changes)
@@ -152,7 +159,14 @@ def _spaces(args: argparse.Namespace) -> int:
 def _datasets(args: argparse.Namespace) -> int:
     from weightspace.zoo.datasets import describe_datasets
 
-    _print_frame(describe_datasets(), args.json)
+    frame = describe_datasets(args.root)
+    if args.json:
+        _print_frame(frame, True)
+    else:
+        frame["shape"] = [
+            "x".join(map(str, s)) if isinstance(s, list) else "" for s in frame["shape"]
+        ]
+        _print_frame(frame.drop(columns=["class_names", "note"]), False)
     return 0
 
 
@@ -183,6 +197,6 @@ def _presets(args: argparse.Namespace) -> int:
         print(json.dumps(rows))
     else:
         for row in rows:
-            print(f"{row['name']:<16} {row['description']}")
+            print(f"{row['name']:<22} {row['description']}")
     _ = pd
     return 0

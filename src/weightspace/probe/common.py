@@ -55,7 +55,8 @@ NWS_THRESHOLDS: Mapping[str, float] = {
     "fashion_mnist": 0.50,
 }
 
-#: Number of classes of the registered datasets (for the chance-based default threshold).
+#: Number of classes of the registered datasets (for the chance-based default threshold). Kept here so
+#: that the probes need not import the zoo (and torch); a test checks it against the dataset registry.
 DATASET_CLASSES: Mapping[str, int] = {
     "mnist": 10,
     "fashion_mnist": 10,
@@ -66,6 +67,7 @@ DATASET_CLASSES: Mapping[str, int] = {
     "mnist10k": 10,
     "mnist1d": 10,
     "shapes": 10,
+    "colour_shapes": 10,
     "textures": 10,
     "tetris": 7,
 }
@@ -76,6 +78,9 @@ _ALIASES = {
     "fashionmnist": "fashion_mnist",
     "fmnist": "fashion_mnist",
     "f_mnist": "fashion_mnist",
+    # the official IDX files of the same images: the same thresholds apply
+    "mnist_idx": "mnist",
+    "fashion_mnist_idx": "fashion_mnist",
 }
 
 

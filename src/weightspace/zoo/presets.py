@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from weightspace.errors import WeightspaceError
-from weightspace.zoo.space import HyperSpace, get_space, load_space
+from weightspace.zoo.space import HyperSpace, IntRange, get_space, load_space
 from weightspace.zoo.tasks import htt_plan_fields  # also registers the task-zoo spaces
 
 __all__ = ["ZooPlan", "get_preset", "list_presets", "register_preset"]
@@ -35,7 +35,12 @@ class ZooPlan:
     seed : int, default=0
         Seed of the sampling (and of the validation splits).
     grid : bool, default=False
-        Enumerate the space's grid instead of sampling (finite spaces such as ``schurholt-cnn``).
+        Enumerate the space's grid instead of sampling (finite spaces such as ``schurholt-cnn``);
+        ``n`` full passes over the grid.
+    grid_subset : bool, default=False
+        With ``grid``: ``n`` counts models, the first ``n`` configs of the grid in a fixed random
+        order (a permutation seeded with ``seed``); ``n`` equal to the grid's size trains all of it
+        once. So ``--n`` scales a large grid down to an unbiased subset.
     input_shape : tuple of int, optional
         Common input shape ``(C, H, W)`` every dataset is converted to (NWS: ``(3, 32, 32)``);
         None keeps each dataset's own shape.
@@ -59,6 +64,7 @@ class ZooPlan:
     datasets: tuple[str, ...]
     seed: int = 0
     grid: bool = False
+    grid_subset: bool = False
     input_shape: tuple[int, int, int] | None = (3, 32, 32)
     model_overrides: dict[str, Any] = field(default_factory=dict)
     space_overrides: dict[str, Any] = field(default_factory=dict)
@@ -74,6 +80,8 @@ class ZooPlan:
             raise WeightspaceError(f"zoo plan: n must be a positive integer; got {self.n!r}")
         if not self.datasets:
             raise WeightspaceError("zoo plan: give at least one dataset (--datasets a,b,...)")
+        if self.grid_subset and not self.grid:
+            raise WeightspaceError("zoo plan: grid_subset=True needs grid=True")
         if self.min_epochs > self.max_epochs:
             raise WeightspaceError(
                 f"zoo plan: min_epochs ({self.min_epochs}) is above max_epochs ({self.max_epochs}); "
@@ -185,6 +193,93 @@ register_preset(
         min_epochs=50,
         max_epochs=50,
         description="Schürholt et al.'s CNN grid (256 configs, 50 epochs, batch 10) on mnist10k",
+    ),
+)
+
+
+# The NWS space as it is (sampled architectures, Table 1) on real data at the paper's 3x32x32:
+# grey MNIST and Fashion-MNIST tiled to three channels, and colour_shapes for colour inputs.
+NWS_REAL_N = 400
+NWS_REAL_TRAIN = 5000
+NWS_REAL_MAX_EPOCHS = 40
+register_preset(
+    "nws-real",
+    lambda: ZooPlan(
+        space="nws",
+        n=NWS_REAL_N,
+        datasets=("mnist", "fashion_mnist", "colour_shapes"),
+        input_shape=(3, 32, 32),
+        min_epochs=20,
+        max_epochs=NWS_REAL_MAX_EPOCHS,
+        train_samples=NWS_REAL_TRAIN,
+        cover=("dataset", "optimizer", "activation", "init", "augmentation"),
+        description=(
+            f"{NWS_REAL_N} NWS CNNs, the full NWS space (sampled architectures, filters 3-7, 3-5 conv "
+            "and 2-4 FC layers, widths 4-12/64-192) at 3x32x32 on mnist, fashion_mnist (grey, tiled) "
+            f"and colour_shapes (RGB); {NWS_REAL_TRAIN:,} class-balanced training images per dataset "
+            f"(NWS: all), NWS early stopping within 20-{NWS_REAL_MAX_EPOCHS} epochs; about one night on "
+            "2 cores"
+        ),
+    ),
+)
+
+# Schürholt et al.'s model zoos of their 2,464-parameter CNN on 28x28 grey inputs: batch 10, 50
+# epochs, a checkpoint every epoch. The seed zoos fix one configuration and vary only the seed.
+_SEED_ZOO = {
+    "activation": "tanh",
+    "dropout": 0.0,
+    "init": "uniform",
+    "optimizer": "adam",
+    "learning_rate": 3e-4,
+    "weight_decay": 0.0,
+    "seed": IntRange(1, 1000),
+}
+_SCHURHOLT_SNAPSHOTS = 51  # the initialization and the end of each of the 50 epochs
+
+
+def _schurholt_seed(dataset: str, label: str) -> ZooPlan:
+    return ZooPlan(
+        space="schurholt-cnn",
+        n=1000,
+        grid=True,
+        grid_subset=True,
+        datasets=(dataset,),
+        input_shape=None,
+        space_overrides=_SEED_ZOO,
+        min_epochs=50,
+        max_epochs=50,
+        n_snapshots=_SCHURHOLT_SNAPSHOTS,
+        description=(
+            f"{label}-SEED (Schürholt et al. 2021): their 2,464-parameter CNN on {dataset} (28x28), one "
+            "configuration (tanh, no dropout, uniform init, Adam 3e-4, no weight decay), seeds 1-1000 "
+            "(--n N: N of them), batch 10, 50 epochs, 51 snapshots (the initialization and every epoch)"
+        ),
+    )
+
+
+register_preset("schurholt-mnist-seed", lambda: _schurholt_seed("mnist", "MNIST"))
+register_preset("schurholt-fmnist-seed", lambda: _schurholt_seed("fashion_mnist", "FMNIST"))
+
+register_preset(
+    "schurholt-mnist-hyp",
+    lambda: ZooPlan(
+        space="schurholt-cnn",
+        n=1280,
+        grid=True,
+        grid_subset=True,
+        datasets=("mnist",),
+        input_shape=None,
+        space_overrides={"seed": IntRange(1, 5)},
+        min_epochs=50,
+        max_epochs=50,
+        n_snapshots=_SCHURHOLT_SNAPSHOTS,
+        description=(
+            "MNIST-HYP-5-FIX-SEED (Schürholt et al. 2021): their CNN on mnist over the grid activation "
+            "{tanh, relu, sigmoid, gelu} x dropout {0, 0.5} x init {uniform, normal, kaiming_uniform, "
+            "kaiming_normal} x optimizer {adam, sgd momentum 0.9} x lr {1e-3, 1e-4} x weight decay "
+            "{1e-3, 1e-4} (256 configs) x seeds 1-5 = 1,280 models (--n N: N of them in a fixed random "
+            "order), batch 10, 50 epochs, 51 snapshots"
+        ),
     ),
 )
 

@@ -527,11 +527,11 @@ def htt_plan_fields(
     ``plain-<kind>`` per task on ``1 x input_size x input_size`` images (small inputs keep the
     chain Gram matrices small: 64 x 64 for the MLP, up to 324 x 324 for the CNN).
     """
-    from weightspace.zoo.data.registry import load_dataset
+    from weightspace.zoo.data.registry import dataset_classes
 
     if kind not in HTT_DEFAULTS:
         raise TaskError(f"htt_plan_fields: kind must be 'mlp' or 'cnn'; got {kind!r}")
-    n_classes = _CLASSES.get(dataset) or load_dataset(dataset).n_classes
+    n_classes = dataset_classes(dataset)
     tasks = task_names(dataset, random_tasks(n_classes, n_tasks, random_state=random_state))
     epochs = HTT_EPOCHS
     return {
@@ -551,6 +551,3 @@ def htt_plan_fields(
             f"inputs, SGD, {epochs} epochs"
         ),
     }
-
-
-_CLASSES = {"mnist10k": 10, "digits": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10}

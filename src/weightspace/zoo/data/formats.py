@@ -25,6 +25,7 @@ __all__ = [
     "find_file",
     "read_cifar10_bin",
     "read_cifar10_py",
+    "parse_idx",
     "read_idx",
     "read_idx_pair",
     "read_stl10_images",
@@ -40,7 +41,7 @@ _CIFAR_RECORD = 1 + 3 * 32 * 32
 _STL_IMAGE = 3 * 96 * 96
 
 
-def _error(path: Path, problem: str) -> DatasetFormatError:
+def _error(path: Path | str, problem: str) -> DatasetFormatError:
     return DatasetFormatError(f"{path}: {problem}")
 
 
@@ -98,24 +99,36 @@ def read_idx(path: Path, *, magic: int | None = None) -> NDArray[Any]:
     ndarray
         Of the shape and type the header declares, in native byte order.
     """
-    raw = _read_bytes(path)
+    return parse_idx(_read_bytes(path), path, magic=magic)
+
+
+def parse_idx(raw: bytes, where: Path | str, *, magic: int | None = None) -> NDArray[Any]:
+    """Parse the bytes of an IDX file (see :func:`read_idx`); ``where`` names the source in errors.
+
+    Examples
+    --------
+    >>> header = bytes([0, 0, 8, 1]) + (3).to_bytes(4, "big")
+    >>> parse_idx(header + bytes([7, 8, 9]), "labels", magic=IDX_MAGIC_LABELS).tolist()
+    [7, 8, 9]
+    """
     if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES:
         raise _error(
-            path, f"not an IDX file: bad magic number {raw[:4].hex() or 'none'} (expected 0000080N)"
+            where,
+            f"not an IDX file: bad magic number {raw[:4].hex() or 'none'} (expected 0000080N)",
         )
     found = int.from_bytes(raw[:4], "big")
     if magic is not None and found != magic:
-        raise _error(path, f"wrong IDX magic number 0x{found:08x}, expected 0x{magic:08x}")
+        raise _error(where, f"wrong IDX magic number 0x{found:08x}, expected 0x{magic:08x}")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise _error(path, f"truncated IDX header ({len(raw)} bytes for {ndim} dimensions)")
+        raise _error(where, f"truncated IDX header ({len(raw)} bytes for {ndim} dimensions)")
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     if len(raw) != expected:
         raise _error(
-            path,
+            where,
             f"{len(raw)} bytes, expected {expected} for shape {dims}; the file is truncated or corrupt",
         )
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)

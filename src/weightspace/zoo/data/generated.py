@@ -1,4 +1,4 @@
-"""Procedurally generated image sets: Tetris pieces (4x4), geometric shapes and textures (32x32 grey).
+"""Procedurally generated image sets: Tetris pieces (4x4), shapes (32x32 grey or RGB), textures (grey).
 
 Each is a pure function of its options: ``data_seed`` seeds two independent streams, one for the
 training and one for the test images, so changing the number of training samples leaves the test
@@ -20,6 +20,7 @@ __all__ = [
     "SHAPE_CLASSES",
     "TETROMINOES",
     "TEXTURE_CLASSES",
+    "load_colour_shapes",
     "load_shapes",
     "load_tetris",
     "load_textures",
@@ -57,7 +58,9 @@ def _generate(
 
     def split(stream: int, n: int) -> tuple[FloatArray, NDArray[np.int64]]:
         rng = np.random.default_rng([data_seed, stream])
-        x = np.concatenate([render(n, rng) for render in renderers])[:, None]
+        x = np.concatenate([render(n, rng) for render in renderers])
+        if x.ndim == 3:  # grey (n, H, W) renders get their channel axis
+            x = x[:, None]
         y = np.repeat(np.arange(len(renderers), dtype=np.int64), n)
         order = rng.permutation(len(y))
         return np.ascontiguousarray(x[order], dtype=np.float32), y[order]
@@ -191,10 +194,14 @@ SHAPE_CLASSES: dict[str, Callable[[NDArray[np.float64], NDArray[np.float64]], Bo
 
 
 def _shape_renderer(
-    inside: Callable[[NDArray[np.float64], NDArray[np.float64]], Bool], noise: float
+    inside: Callable[[NDArray[np.float64], NDArray[np.float64]], Bool],
+    noise: float,
+    colour: bool = False,
 ) -> Render:
     size, ss = 32, 2  # 2x2 supersampling for anti-aliased edges
     grid = (np.arange(size * ss) + 0.5) / ss
+    # one intensity per image (grey), or one per image and channel (colour): (n, C, 1, 1)
+    channels = 3 if colour else 1
 
     def render(n: int, rng: np.random.Generator) -> FloatArray:
         cx, cy = rng.uniform(0.4 * size, 0.6 * size, (2, n))
@@ -208,10 +215,11 @@ def _shape_renderer(
             radius[:, None, None],
         )
         u, v = (cos * dx + sin * dy) / r, (cos * dy - sin * dx) / r
-        coverage = inside(u, v).reshape(n, size, ss, size, ss).mean(axis=(2, 4))
-        background = rng.uniform(0.0, 0.3, n)[:, None, None]
-        foreground = rng.uniform(0.6, 1.0, n)[:, None, None]
-        return _add_noise(background + (foreground - background) * coverage, noise, rng)
+        coverage = inside(u, v).reshape(n, 1, size, ss, size, ss).mean(axis=(3, 5))
+        background = rng.uniform(0.0, 0.3, (n, channels))[:, :, None, None]
+        foreground = rng.uniform(0.6, 1.0, (n, channels))[:, :, None, None]
+        images = _add_noise(background + (foreground - background) * coverage, noise, rng)
+        return images if colour else images[:, 0]
 
     return render
 
@@ -249,6 +257,45 @@ def load_shapes(
         n_test_per_class,
         data_seed,
         f"Generated 32x32 geometric shapes (random position, scale, rotation, intensity), noise std {noise}.",
+    )
+
+
+def load_colour_shapes(
+    root: Path | None = None,
+    *,
+    n_train_per_class: int = 600,
+    n_test_per_class: int = 100,
+    noise: float = 0.05,
+    data_seed: int = 0,
+) -> RawDataset:
+    """32x32 colour (3-channel) images of the ten shapes of :func:`load_shapes`.
+
+    As :func:`load_shapes`, but the background and the foreground draw one intensity per RGB channel
+    (background 0.0-0.3, foreground 0.6-1.0 in each), so every image has its own pair of colours and
+    the shape stands out in every channel; the pixel noise is drawn per channel. The colours carry no
+    information on the class. A colour dataset of this project's own, for zoos that mix grey and
+    colour inputs as the NWS zoo does.
+
+    Parameters
+    ----------
+    root : Path, optional
+        Unused.
+    n_train_per_class, n_test_per_class : int, default 600 and 100
+        Samples per class in the training (before the validation hold-out) and test splits.
+    noise : float, default 0.05
+        Standard deviation of the pixel noise.
+    data_seed : int, default 0
+        Seed of the generator.
+    """
+    _check_options("colour_shapes", n_train_per_class, n_test_per_class, noise, data_seed)
+    return _generate(
+        [_shape_renderer(inside, noise, colour=True) for inside in SHAPE_CLASSES.values()],
+        list(SHAPE_CLASSES),
+        n_train_per_class,
+        n_test_per_class,
+        data_seed,
+        f"Generated 32x32 RGB geometric shapes (random position, scale, rotation, and a random colour "
+        f"per image for shape and background), noise std {noise}.",
     )
 
 

@@ -28,7 +28,14 @@ from weightspace.zoo.data.formats import (
     read_svhn_mat,
 )
 
-__all__ = ["load_cifar10", "load_fashion_mnist", "load_mnist", "load_stl10", "load_svhn"]
+__all__ = [
+    "load_cifar10",
+    "load_fashion_mnist",
+    "load_mnist",
+    "load_stl10",
+    "load_svhn",
+    "missing_files",
+]
 
 DIGIT_NAMES = tuple(str(d) for d in range(10))
 FASHION_NAMES = (
@@ -55,6 +62,12 @@ CIFAR10_NAMES = (
     "ship",
     "truck",
 )
+_IDX_FILES = tuple(
+    f"{split}-{kind}"
+    for split in ("train", "t10k")
+    for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")
+)
+_CIFAR_BATCHES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
 STL10_NAMES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck")
 
 
@@ -214,3 +227,44 @@ def load_stl10(root: Path | None = None, *, size: int = 32) -> RawDataset:
         class_names=STL10_NAMES,
         description=f"STL-10 (binary files): official labelled train/test, resized to {size}x{size}.",
     )
+
+
+# (folders under root, searched in order; files that must all be in one of them; .gz allowed)
+_REQUIRED: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], bool], ...]] = {
+    "mnist_idx": ((("MNIST/raw", "MNIST", ""), _IDX_FILES, True),),
+    "fashion_mnist_idx": ((("FashionMNIST/raw", "FashionMNIST", ""), _IDX_FILES, True),),
+    "cifar10": (
+        (("cifar-10-batches-bin", ""), tuple(f"{b}.bin" for b in _CIFAR_BATCHES), False),
+        (("cifar-10-batches-py", ""), _CIFAR_BATCHES, False),
+    ),
+    "svhn": ((("SVHN", "svhn", ""), ("train_32x32.mat", "test_32x32.mat"), False),),
+    "stl10": (
+        (("stl10_binary", ""), ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin"), False),
+    ),
+}
+
+
+def missing_files(dataset: str, root: Path | None = None) -> str:
+    """Why an on-disk dataset cannot be loaded from ``root`` (``""`` when its files are there).
+
+    Only checks that the files exist (no reading), so it is fast.
+
+    Parameters
+    ----------
+    dataset : str
+        ``"mnist_idx"``, ``"fashion_mnist_idx"``, ``"cifar10"``, ``"svhn"`` or ``"stl10"``.
+    root : Path, optional
+        Default :func:`data_dir`.
+    """
+    base = _root(root)
+    first = ""
+    for folders, names, gz in _REQUIRED[dataset]:
+        for folder in folders:
+            directory = base / folder
+            if all(
+                any((directory / n).is_file() for n in ([name, f"{name}.gz"] if gz else [name]))
+                for name in names
+            ):
+                return ""
+        first = first or f"{base / folders[0] / names[0]} not found ({len(names)} files expected)"
+    return f"{first}; put the files there (weightspace never downloads datasets)"
