@@ -138,6 +138,13 @@ def _kind(values: pd.Series, target: str, categorical: Sequence[str]) -> str:
     return "continuous" if converted.notna().all() else "categorical"
 
 
+def _constant(values: np.ndarray, kind: str) -> bool:
+    if kind == "categorical" or values.size == 0:
+        return bool(np.unique(values.astype(str)).size < 2)
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    return bool(np.nanstd(v) <= 1e-9 * max(1.0, float(np.nanmax(np.abs(v)))))
+
+
 def score_targets(
     X: np.ndarray,
     frame: pd.DataFrame,
@@ -173,7 +180,7 @@ def score_targets(
         y_all = values.to_numpy()
         groups = frame["model"].to_numpy()
         rows = np.flatnonzero(present)
-        if np.unique(y_all[rows].astype(str)).size < 2:
+        if _constant(y_all[rows], kind):
             skipped.append(f"{target}: one value only ({y_all[rows][0] if rows.size else 'none'})")
             continue
         if np.unique(groups[rows]).size < 3:
@@ -378,6 +385,13 @@ def linear_probe(
     if not names:
         raise ProbeError("give at least one target, e.g. test_acc")
     models, report = select_models(lib, where=where, ids=ids, failed=failed)
+    known = set(models.columns) | set(SNAPSHOT_TARGETS)
+    for name in names:
+        if name not in known:
+            raise ProbeError(
+                f"unknown target {name!r}; choose a snapshot column ({', '.join(SNAPSHOT_TARGETS)}) "
+                f"or a model column ({', '.join(sorted(map(str, models.columns)))})"
+            )
     chosen = models["id"].astype(int).tolist()
     X, frame = probe_rows(
         lib, representation, chosen, params=params, snapshots=snapshots, cache=cache,
