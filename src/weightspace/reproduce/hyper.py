@@ -48,10 +48,13 @@ _BASELINES: tuple[tuple[str, str], ...] = (
 _BUDGET = ("epochs", "patience")
 
 
-def _folder(root: Path, name: str, settings: Any) -> Path:
+def _folder(root: Path, name: str, settings: Any, lib: Library, where: str | None) -> Path:
+    """``ROOT/<name>-<hash>``: the hash covers the settings (not the epoch budget) and the models,
+    so a grown zoo or other settings get new encoders instead of a refusal."""
     identity = {k: v for k, v in settings.to_json().items() if k not in _BUDGET}
-    digest = hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
-    return root / f"{name}-{digest}"
+    models = lib.query(where)[["id", "n_snapshots"]].astype(int).to_numpy().tolist()
+    text = json.dumps([identity, models], sort_keys=True)
+    return root / f"{name}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
 def _default_targets(models: pd.DataFrame) -> list[str]:
@@ -114,7 +117,7 @@ def hyper_experiment(
     enc_rows, folders = [], {}
     for name, loss in ENCODERS:
         s = dataclasses.replace(base, loss=loss)
-        folder = _folder(root, name, s)
+        folder = _folder(root, name, s, lib, where)
         say(f"{name}: training in {folder} (reused when finished)")
         start = time.perf_counter()
         result = train_encoder(lib, folder, s, where=where, device=device, progress=progress)
