@@ -120,7 +120,13 @@ def hyper_experiment(
         folder = _folder(root, name, s, lib, where)
         say(f"{name}: training in {folder} (reused when finished)")
         start = time.perf_counter()
-        result = train_encoder(lib, folder, s, where=where, device=device, progress=progress)
+        result = train_encoder(
+            lib, folder, s, where=where, device=device, progress=progress,
+            callback=lambda r, n=name: say(
+                f"{n} epoch {r.epoch}: train {r.train_loss:.4f}, val {r.val_loss:.4f}, "
+                f"reconstruction R2 {r.val_r2:.3f} ({r.seconds:.0f} s)"
+            ),
+        )  # fmt: skip
         wall = time.perf_counter() - start
         timings.append({"step": f"train {name}", "seconds": wall})
         say(f"{name}: {len(result.history)} epochs ({result.stop_reason}), best val loss "
