@@ -57,6 +57,14 @@ def _folder(root: Path, name: str, settings: Any, lib: Library, where: str | Non
     return root / f"{name}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
+def _epoch_logger(name: str, say: Callable[[str], None]) -> Callable[[Any], None]:
+    def log(r: Any) -> None:
+        say(f"{name} epoch {r.epoch}: train {r.train_loss:.4f}, val {r.val_loss:.4f}, "
+            f"reconstruction R2 {r.val_r2:.3f} ({r.seconds:.0f} s)")  # fmt: skip
+
+    return log
+
+
 def _default_targets(models: pd.DataFrame) -> list[str]:
     targets = ["test_acc", "epoch", "ggap"]
     return targets + [t for t, _ in PAPER_TARGETS if t in models.columns and t not in targets]
@@ -120,13 +128,8 @@ def hyper_experiment(
         folder = _folder(root, name, s, lib, where)
         say(f"{name}: training in {folder} (reused when finished)")
         start = time.perf_counter()
-        result = train_encoder(
-            lib, folder, s, where=where, device=device, progress=progress,
-            callback=lambda r, n=name: say(
-                f"{n} epoch {r.epoch}: train {r.train_loss:.4f}, val {r.val_loss:.4f}, "
-                f"reconstruction R2 {r.val_r2:.3f} ({r.seconds:.0f} s)"
-            ),
-        )  # fmt: skip
+        result = train_encoder(lib, folder, s, where=where, device=device, progress=progress,
+                               callback=_epoch_logger(name, say))  # fmt: skip
         wall = time.perf_counter() - start
         timings.append({"step": f"train {name}", "seconds": wall})
         say(f"{name}: {len(result.history)} epochs ({result.stop_reason}), best val loss "
