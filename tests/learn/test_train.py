@@ -151,3 +151,34 @@ def test_training_leaves_the_global_torch_generator_alone(tiny_zoo, tmp_path, se
     torch.manual_seed(123)
     train_encoder(tiny_zoo, tmp_path / "enc", settings(epochs=1, dropout=0.1), progress=False)
     assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.slow
+def test_learn_train_resumes_after_kill_9(tiny_zoo, tmp_path):
+    """The real thing: SIGKILL a training process after its first checkpoint, rerun the command."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "enc"
+    argv = [sys.executable, "-m", "weightspace.cli.main", "learn", "train", str(tiny_zoo), "-o",
+            str(out), "--epochs", "60", "--d-model", "16", "--heads", "2", "--layers", "1",
+            "--latent", "4", "--batch-size", "4"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (out / ckpt.CHECKPOINT).is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _, _, state = ckpt.read_state(out)
+    assert not state.get("finished")
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    assert "resumed after epoch" in done.stdout
+    _, _, final = ckpt.read_state(out)
+    assert final["finished"]
+    assert [h["epoch"] for h in final["history"]] == list(range(len(final["history"])))
+    load_encoder(out)
