@@ -30,9 +30,20 @@ def small_lib(tmp_path) -> Library:
     return lib
 
 
-def test_every_registered_representation_describes_a_library(small_lib):
+def _tiny_encoder(lib: Library, folder) -> dict:
+    from weightspace.learn import TrainSettings, train_encoder
+
+    sizes = dict(d_model=8, n_heads=2, d_ff=8, latent=4, projection=4, encoder_layers=1,
+                 decoder_layers=1, epochs=1, batch_size=4)  # fmt: skip
+    train_encoder(lib, folder, TrainSettings(**sizes), progress=False)
+    return {"encoder": str(folder)}
+
+
+def test_every_registered_representation_describes_a_library(small_lib, tmp_path):
     for name in list_representations():
         params = {"K": 4} if name in ("raw", "pca", "randproj") else {}
+        if name == "hyper":
+            params = _tiny_encoder(small_lib, tmp_path / "encoder")
         ids, X = describe_library(small_lib, name, params=params)
         assert ids == small_lib.ids()
         assert X.shape[0] == 6

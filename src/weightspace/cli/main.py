@@ -17,6 +17,7 @@ from weightspace.cli import (
     atlas_cmd,
     demo_cmd,
     describe_cmd,
+    learn_cmd,
     library_cmd,
     probe_cmd,
     reproduce_cmd,
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     describe_cmd.register(commands)
     reproduce_cmd.register(commands)
     probe_cmd.register(commands)
+    learn_cmd.register(commands)
     atlas_cmd.register(commands)
     demo_cmd.register(commands)
     return parser

@@ -35,6 +35,7 @@ def register(commands: Any) -> None:
 
     from weightspace.cli.reproduce_embeddings import register_embeddings
     from weightspace.cli.reproduce_htt import register_htt
+    from weightspace.cli.reproduce_hyper import register_hyper
     from weightspace.cli.reproduce_performance_maps import register_performance_maps
     from weightspace.cli.reproduce_untangling import register_untangling
 
@@ -42,6 +43,7 @@ def register(commands: Any) -> None:
     register_htt(sub)
     register_embeddings(sub)
     register_performance_maps(sub)
+    register_hyper(sub)
 
 
 def _invariance(args: argparse.Namespace) -> int:

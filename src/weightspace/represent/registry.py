@@ -2,7 +2,11 @@
 
 ``create_representation("miwd", S=16, B=16)`` builds the transformer; :func:`describe_library`
 computes a representation for a library selection in bounded-memory batches and caches the result in
-the library (``LIB/cache``), keyed by the representation, its parameters, the snapshot and the ids.
+the library (``LIB/cache``), keyed by the representation, its parameters, the snapshot and the ids
+(and, for ``hyper``, a hash of the encoder's files).
+
+``hyper`` (a trained encoder of :mod:`weightspace.learn`) is imported only when used: the learn
+package builds on this one, never the reverse.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ __all__ = [
     "create_representation",
     "describe_library",
     "list_representations",
+    "representation_cache_key",
 ]
 
 
@@ -34,7 +39,8 @@ class RepresentationSpec:
 
     ``reads`` is ``"vectors"`` (canonical vectors; streamed in batches) or ``"weightsets"``
     (tensors with layers and roles); ``fit_on_all`` marks transformers that must see the whole
-    selection when fitted (PCA), so they are not streamed.
+    selection when fitted (PCA), so they are not streamed; ``cache_key`` maps the parameters to
+    extra cache-key entries (files a representation reads, whose content the parameters do not say).
     """
 
     name: str
@@ -42,6 +48,19 @@ class RepresentationSpec:
     reads: Literal["vectors", "weightsets"]
     fit_on_all: bool = False
     description: str = ""
+    cache_key: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+
+def _hyper(**params: Any) -> Any:
+    from weightspace.learn.represent import HyperRepresentation
+
+    return HyperRepresentation(**params)
+
+
+def _hyper_key(params: dict[str, Any]) -> dict[str, Any]:
+    from weightspace.learn.represent import hyper_cache_key
+
+    return hyper_cache_key(params)
 
 
 _REGISTRY: dict[str, RepresentationSpec] = {
@@ -74,6 +93,13 @@ _REGISTRY: dict[str, RepresentationSpec] = {
         RepresentationSpec(
             "chain", ChainGram, "weightsets", description="chain-normalized Gram matrices"
         ),
+        RepresentationSpec(
+            "hyper",
+            _hyper,
+            "weightsets",
+            description="latent of a trained hyper-representation encoder (param encoder=DIR)",
+            cache_key=_hyper_key,
+        ),
     ]
 }
 
@@ -89,6 +115,12 @@ def _spec(name: str) -> RepresentationSpec:
             f"unknown representation {name!r}; choose one of {', '.join(list_representations())}"
         )
     return _REGISTRY[name]
+
+
+def representation_cache_key(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """Extra cache-key entries of representation ``name`` with ``params`` (empty for most)."""
+    spec = _spec(name)
+    return {} if spec.cache_key is None else spec.cache_key(dict(params or {}))
 
 
 def create_representation(name: str, **params: Any) -> Any:
@@ -147,10 +179,16 @@ def describe_library(
     chosen = lib.ids() if ids is None else [int(i) for i in ids]
     if not chosen:
         raise WeightspaceError(f"{lib.path}: no models to describe")
-    estimator = create_representation(name, **dict(params or {}))
+    params = dict(params or {})
+    estimator = create_representation(name, **params)
     # the key holds every parameter the estimator uses, defaults included, so that a changed
-    # default never returns descriptors computed with the old one
-    key = {"estimator": _estimator_id(estimator), "snapshot": snapshot}
+    # default never returns descriptors computed with the old one; a representation may add its
+    # own entries (the hyper-representation: its encoder's checkpoint digest)
+    key = {
+        "estimator": _estimator_id(estimator),
+        "snapshot": snapshot,
+        **representation_cache_key(name, params),
+    }
     if cache:
         hit = lib.cache.get(f"repr-{name}", key, chosen)
         if hit is not None:
