@@ -16,6 +16,7 @@ from weightspace.cli import (
     demo_cmd,
     describe_cmd,
     library_cmd,
+    predict_cmd,
     probe_cmd,
     reproduce_cmd,
     zoo_cmd,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     describe_cmd.register(commands)
     reproduce_cmd.register(commands)
     probe_cmd.register(commands)
+    predict_cmd.register(commands)
     atlas_cmd.register(commands)
     demo_cmd.register(commands)
     return parser

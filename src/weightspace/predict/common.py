@@ -40,7 +40,7 @@ def kendall_tau(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
     >>> kendall_tau([0.1, 0.5, 0.9], [1.0, 2.0, 30.0])
     1.0
     """
-    from scipy.stats import kendalltau
+    from scipy.stats import kendalltau  # type: ignore[import-untyped]
 
     a = np.asarray(y_true, dtype=np.float64)
     b = np.asarray(y_pred, dtype=np.float64)

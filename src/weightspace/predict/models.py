@@ -99,7 +99,9 @@ class _Regressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
 def _write_arrays(directory: Path, arrays: dict[str, np.ndarray]) -> None:
     from safetensors.numpy import save_file
 
-    save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, directory / "model.safetensors")
+    save_file(
+        {k: np.ascontiguousarray(v) for k, v in arrays.items()}, directory / "model.safetensors"
+    )
 
 
 def _read_arrays(directory: Path) -> dict[str, np.ndarray]:
@@ -176,9 +178,7 @@ class RidgeRegressor(_Regressor):
 
     def save(self, directory: Path) -> dict[str, Any]:
         """``coef`` and ``intercept`` to ``model.safetensors``."""
-        _write_arrays(
-            directory, {"coef": self.coef_, "intercept": np.array([self.intercept_])}
-        )
+        _write_arrays(directory, {"coef": self.coef_, "intercept": np.array([self.intercept_])})
         return {"alpha": self.alpha_, "alphas": list(self.alphas)}
 
     @classmethod
@@ -251,7 +251,11 @@ class GBTRegressor(_Regressor):
     ) -> GBTRegressor:
         """Fit; with validation models keep the number of iterations of best validation tau."""
         A, b = _xy(X, y)
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) or self.max_iter < 1:
+        if (
+            isinstance(self.max_iter, bool)
+            or not isinstance(self.max_iter, int)
+            or self.max_iter < 1
+        ):
             raise PredictorError(f"max_iter must be a positive integer; got {self.max_iter!r}")
         model = self._trees(A.shape[0], self.max_iter).fit(A, b)
         val = _validation(X_val, y_val)

@@ -210,7 +210,9 @@ class Predictor:
             ) from None
         model_info = self.model.save(out)
         arrays = {**self.scaler.arrays(), **self.zoo.arrays()}
-        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, out / "state.safetensors")
+        save_file(
+            {k: np.ascontiguousarray(v) for k, v in arrays.items()}, out / "state.safetensors"
+        )
         doc = {
             "format": FORMAT,
             "version": FORMAT_VERSION,

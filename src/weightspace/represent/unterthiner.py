@@ -27,8 +27,8 @@ from weightspace.io.weightset import WeightSet
 from weightspace.represent.miwd import RepresentationError
 from weightspace.represent.stats import (
     _check_weightsets,
-    _LayoutStats,
     _layout,
+    _LayoutStats,
     _names,
 )
 
@@ -49,7 +49,7 @@ def _seven(values: np.ndarray) -> list[float]:
 
 
 def _tensor_keys(ws: WeightSet) -> list[tuple[str, str]]:
-    keys = [(t.layer, t.role) for t in ws.float_tensors]
+    keys: list[tuple[str, str]] = [(t.layer, t.role) for t in ws.float_tensors]
     if len(set(keys)) != len(keys):
         raise RepresentationError(
             f"{ws.source or 'WeightSet'}: several float tensors share a (layer, role) "
