@@ -50,19 +50,20 @@ def kendall_tau(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
 
 
 def r2(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> float:
-    """The coefficient of determination (NaN for fewer than 2 models).
+    """The coefficient of determination, ``1 - SS_res / SS_tot`` (NaN for fewer than 2 models
+    or a constant truth).
 
     Examples
     --------
     >>> r2([0.0, 1.0], [0.0, 1.0])
     1.0
     """
-    from sklearn.metrics import r2_score
-
     a = np.asarray(y_true, dtype=np.float64)
-    if a.size < 2:
+    b = np.asarray(y_pred, dtype=np.float64)
+    total = float(((a - a.mean()) ** 2).sum()) if a.size else 0.0
+    if a.size < 2 or total == 0.0:
         return float("nan")
-    return float(r2_score(a, np.asarray(y_pred, dtype=np.float64)))
+    return 1.0 - float(((a - b) ** 2).sum()) / total
 
 
 @dataclass(frozen=True)

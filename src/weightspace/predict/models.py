@@ -114,7 +114,7 @@ def _read_arrays(directory: Path) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------- ridge
-DEFAULT_ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-3, 5, 17))
+DEFAULT_ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-6, 5, 23))
 
 
 class RidgeRegressor(_Regressor):
@@ -122,7 +122,7 @@ class RidgeRegressor(_Regressor):
 
     Parameters
     ----------
-    alphas : sequence of float, default=1e-3 ... 1e5 (17 values)
+    alphas : sequence of float, default=1e-6 ... 1e5 (23 values)
 
     Attributes
     ----------
@@ -198,9 +198,9 @@ class GBTRegressor(_Regressor):
 
     Parameters
     ----------
-    max_iter : int, default=400
+    max_iter : int, default=200
         Boosting iterations (with validation models: the most tried; the best is kept).
-    learning_rate : float, default=0.05
+    learning_rate : float, default=0.1
     max_leaf_nodes : int, default=15
     min_samples_leaf : int, optional
         Default: ``max(2, min(20, n_train // 10))`` (the library default of 20 would leave a few
@@ -219,8 +219,8 @@ class GBTRegressor(_Regressor):
     def __init__(
         self,
         *,
-        max_iter: int = 400,
-        learning_rate: float = 0.05,
+        max_iter: int = 200,
+        learning_rate: float = 0.1,
         max_leaf_nodes: int = 15,
         min_samples_leaf: int | None = None,
         random_state: int = 0,

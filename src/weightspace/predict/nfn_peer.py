@@ -125,7 +125,7 @@ def nfn_tensors(
                 "convolutions and linear layers"
             )
         if weights:
-            kernel = _chain(kernel, weights[-1].shape[0], source)
+            kernel = _chain(kernel, weights[-1], source)
         if pending is not None:
             kernel, bias = _fold_inputs(kernel, bias, pending, source)
             pending = None
@@ -166,10 +166,10 @@ def _fold_inputs(
     return kernel * scale[None, :], bias + kernel @ shift
 
 
-def _chain(kernel: np.ndarray, channels: int, source: str) -> np.ndarray:
-    """The kernel with its input side matching the previous layer's ``channels`` outputs."""
-    n_in = kernel.shape[1]
-    if kernel.ndim == 4 or n_in == channels:
+def _chain(kernel: np.ndarray, previous: np.ndarray, source: str) -> np.ndarray:
+    """The kernel with its input side matching the previous layer's outputs."""
+    n_in, channels = kernel.shape[1], previous.shape[0]
+    if kernel.ndim == 4 or n_in == channels or previous.ndim == 2:
         if n_in != channels:
             raise NFNUnsupportedError(
                 f"{source}: a layer takes {n_in} inputs after a layer of {channels} outputs; "

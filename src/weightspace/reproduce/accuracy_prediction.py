@@ -215,7 +215,12 @@ def _load_nfn(zoo: _Zoo, frame: pd.DataFrame) -> None:
 
 
 def _fit_predict(
-    method: Method, zoo_train: _Zoo, train: np.ndarray, val: np.ndarray, seed: int
+    method: Method,
+    zoo_train: _Zoo,
+    train: np.ndarray,
+    val: np.ndarray,
+    seed: int,
+    model_params: dict[str, dict[str, Any]],
 ) -> tuple[Callable[[_Zoo, np.ndarray], np.ndarray], dict[str, Any]]:
     """Fit on ``train`` (select on ``val``); return a predictor of (zoo, rows) and fit facts."""
     start = _clock()
@@ -224,7 +229,8 @@ def _fit_predict(
         data = zoo_train.nfn
         assert data is not None  # the caller checked zoo.has("nfn")
         mode: Literal["HNP", "NP"] = "HNP" if method.model == "nfn-hnp" else "NP"
-        nfn = NFNRegressor(mode=mode, random_state=seed).fit(
+        params = {"random_state": seed, **model_params.get("nfn", {})}
+        nfn = NFNRegressor(mode=mode, **params).fit(
             take(data, train), y[train], val=take(data, val), y_val=y[val]
         )
         wall, cpu = _since(start)
@@ -237,7 +243,7 @@ def _fit_predict(
     rep = str(method.representation)
     X = zoo_train.features[rep]
     scaler = FeatureScaler.fit(X[train])
-    model = create_model(method.model)
+    model = create_model(method.model, **model_params.get(method.model, {}))
     if "random_state" in model.get_params():
         model.set_params(random_state=seed)
     model.fit(
@@ -259,7 +265,11 @@ def _feature_key(method: Method) -> str:
 
 
 def _in_distribution(
-    zoo: _Zoo, methods: Sequence[Method], seeds: Sequence[int], note: Callable[[str], None]
+    zoo: _Zoo,
+    methods: Sequence[Method],
+    seeds: Sequence[int],
+    model_params: dict[str, dict[str, Any]],
+    note: Callable[[str], None],
 ) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
     rows, predictions = [], []
     for seed in seeds:
@@ -268,7 +278,7 @@ def _in_distribution(
             if not zoo.has(_feature_key(method)):
                 continue
             note(f"{zoo.lib.path.name}: {method.name}, seed {seed}")
-            predict, facts = _fit_predict(method, zoo, train, val, seed)
+            predict, facts = _fit_predict(method, zoo, train, val, seed, model_params)
             pred = predict(zoo, test)
             truth = zoo.y[test]
             row: dict[str, Any] = {
@@ -311,6 +321,7 @@ def _out_of_distribution(
     zoos: Sequence[_Zoo],
     methods: Sequence[Method],
     seeds: Sequence[int],
+    model_params: dict[str, dict[str, Any]],
     note: Callable[[str], None],
 ) -> list[dict[str, Any]]:
     groups = _groups(zoos, min_models=10)
@@ -330,7 +341,7 @@ def _out_of_distribution(
                 if not targets:
                     continue
                 note(f"OOD from {name_a}: {method.name}, seed {seed}")
-                predict, facts = _fit_predict(method, zoo_a, train, val, seed)
+                predict, facts = _fit_predict(method, zoo_a, train, val, seed, model_params)
                 for zoo_b, name_b, rows_b in targets:
                     pred, truth = predict(zoo_b, rows_b), zoo_b.y[rows_b]
                     rows.append({
@@ -359,6 +370,7 @@ def accuracy_prediction_experiment(
     where: str | None = None,
     ood: bool = True,
     ood_peers: bool = False,
+    model_params: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> AccuracyPredictionResult:
     """Run the benchmark on one or more zoos.
@@ -378,6 +390,9 @@ def accuracy_prediction_experiment(
         Also fit on one dataset's models and rank another's.
     ood_peers : bool, default=False
         Also run the NFNs out of distribution (their training dominates the cost).
+    model_params : dict, optional
+        Parameters by model (``"ridge"``, ``"gbt"``, ``"mlp"``, ``"nfn"``) replacing the
+        published settings, e.g. ``{"mlp": {"epochs": 5}, "nfn": {"epochs": 5}}``; reported.
     progress : callable, optional
         Called with a line per fit.
 
@@ -391,6 +406,12 @@ def accuracy_prediction_experiment(
         raise PredictorError("give at least one seed")
     chosen = list(methods) if methods is not None else default_methods()
     note = progress or (lambda _line: None)
+    params = {k: dict(v) for k, v in (model_params or {}).items()}
+    unknown = sorted(set(params) - {"ridge", "gbt", "mlp", "nfn"})
+    if unknown:
+        raise PredictorError(
+            f"model_params: unknown model(s) {unknown}; use ridge, gbt, mlp or nfn"
+        )
     zoos = [_load_zoo(lib, chosen, where, target, progress is not None) for lib in libraries]
     rows: list[dict[str, Any]] = []
     predictions: list[pd.DataFrame] = []
@@ -401,13 +422,13 @@ def accuracy_prediction_experiment(
             if key in zoo.skipped:
                 skipped.append({"zoo": str(zoo.lib.path), "method": method.name,
                                 "reason": zoo.skipped[key]})  # fmt: skip
-        found, preds = _in_distribution(zoo, chosen, seeds, note)
+        found, preds = _in_distribution(zoo, chosen, seeds, params, note)
         rows += found
         predictions += preds
     ood_rows: list[dict[str, Any]] = []
     if ood:
         ood_methods = [m for m in chosen if ood_peers or not m.is_nfn]
-        ood_rows = _out_of_distribution(zoos, ood_methods, seeds, note)
+        ood_rows = _out_of_distribution(zoos, ood_methods, seeds, params, note)
     costs = [
         {"zoo": str(z.lib.path), "features": k, "wall_s": v[0], "cpu_s": v[1]}
         for z in zoos for k, v in z.cost.items()
@@ -429,5 +450,6 @@ def accuracy_prediction_experiment(
             "target": target,
             "where": where,
             "ood_peers": ood_peers,
+            "model_params": params,
         },
     )

@@ -284,7 +284,7 @@ class AccuracyPredictionResult(ProbeResult):
             "Unlike the NFN code (one fixed split, seeds only for the model), the seed also "
             "draws the split, so the spread includes the split's.",
             "Model selection on the validation models' Kendall tau (NFN's test_metric=tau): "
-            "ridge penalty (1e-3..1e5), number of boosting iterations (<= 400), MLP/NFN epoch "
+            "ridge penalty (1e-6..1e5), number of boosting iterations (<= 200, learning rate 0.1), MLP/NFN epoch "
             "(of 50). Features standardized with the training models' mean and std.",
             "StatNN = an MLP (2 x 1,000 ReLU, sigmoid output, BCE, Adam 1e-3, batch 8, 50 epochs) "
             "on the 'unterthiner' statistics (nfn's StatFeaturizer: per tensor mean, unbiased "
@@ -296,6 +296,7 @@ class AccuracyPredictionResult(ProbeResult):
             "(exact in evaluation mode; NWS order: conv-BN-activation, linear-activation-BN) "
             "and a linear layer after a flatten is read as a convolution over the flattened "
             "positions, so that the NWS CNNs are plain chains an NFN reads.",
+            f"Settings replaced: {self.settings.get('model_params') or 'none (published)'}.",
             "Cost: CPU seconds (process time) of computing the zoo's inputs plus one seed's fit "
             "and model selection; wall seconds on a shared machine are shown too.",
             "Out of distribution: fitted on 80% of one dataset's models (20% validation), "
