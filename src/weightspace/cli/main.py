@@ -19,6 +19,7 @@ from weightspace.cli import (
     describe_cmd,
     learn_cmd,
     library_cmd,
+    predict_cmd,
     probe_cmd,
     reproduce_cmd,
     zoo_cmd,
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce_cmd.register(commands)
     probe_cmd.register(commands)
     learn_cmd.register(commands)
+    predict_cmd.register(commands)
     atlas_cmd.register(commands)
     demo_cmd.register(commands)
     return parser

@@ -23,6 +23,7 @@ from weightspace.represent.baselines import PCABaseline, RandomProjection, RawBa
 from weightspace.represent.chain import ChainGram
 from weightspace.represent.miwd import MIWD
 from weightspace.represent.stats import GlobalStats, LayerStats, SWStats
+from weightspace.represent.unterthiner import UnterthinerStats
 
 __all__ = [
     "RepresentationSpec",
@@ -75,6 +76,12 @@ _REGISTRY: dict[str, RepresentationSpec] = {
         ),
         RepresentationSpec(
             "swstats", SWStats, "weightsets", description="s(W): 7 statistics per layer"
+        ),
+        RepresentationSpec(
+            "unterthiner",
+            UnterthinerStats,
+            "weightsets",
+            description="Unterthiner/nfn StatFeaturizer: 7 statistics per tensor",
         ),
         RepresentationSpec("raw", RawBaseline, "vectors", description="theta resampled to K"),
         RepresentationSpec(
