@@ -11,7 +11,7 @@ import pytest
 import skops.io as sio
 from safetensors.numpy import load_file
 
-from weightspace import Library, WeightspaceError, WeightSet
+from weightspace import Library, WeightSet, WeightspaceError
 from weightspace.predict import (
     PredictorError,
     fit_predictor,
