@@ -106,8 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         V = np.concatenate([lib.snapshot_matrix(i) for i in lib.ids()])
         t0 = time.perf_counter()
         encoder.embed_vectors(V)
-        rows.append(("embedding throughput", f"{len(V) / (time.perf_counter() - t0):.0f} snapshots/s"))
-        rows.append(("peak RSS (before training -> after)", f"{rss_before:.0f} -> {peak_rss_mb():.0f} MB"))
+        rows.append(
+            ("embedding throughput", f"{len(V) / (time.perf_counter() - t0):.0f} snapshots/s")
+        )
+        rows.append(
+            ("peak RSS (before training -> after)", f"{rss_before:.0f} -> {peak_rss_mb():.0f} MB")
+        )
     if args.zoo is not None and args.encoder is not None:
         from weightspace.probe.linear import linear_probe
 
