@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 # Keras writes the test files with its PyTorch backend (no TensorFlow); set before keras imports.
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -63,3 +64,20 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
 @pytest.fixture
 def lib(tmp_path: Path) -> Library:
     return Library.create(tmp_path / "lib")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    """One real local Ray runtime (2 CPUs, a small object store) shared by the Ray tests of the
+    session: starting one takes seconds. Skipped where Ray is not installed."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'weightspace[ray]'")
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=2,
+            object_store_memory=128 * 2**20,
+            include_dashboard=False,
+            logging_level="ERROR",
+            log_to_driver=False,
+        )
+    yield ray
+    ray.shutdown()

@@ -9,6 +9,7 @@ from weightspace.errors import (
     LibraryError,
     LibraryLockedError,
     UnsafeCheckpointError,
+    WeightLimitError,
     WeightspaceError,
 )
 from weightspace.io import ROLES, Role, WeightSet, WeightTensor, detect_format, load_weights
@@ -26,6 +27,7 @@ __all__ = [
     "Role",
     "SnapshotRecord",
     "UnsafeCheckpointError",
+    "WeightLimitError",
     "WeightSet",
     "WeightTensor",
     "WeightspaceError",

@@ -1,6 +1,7 @@
 """The atlas in a real browser: Playwright driving Debian's headless chromium.
 
-The Dash app runs in a thread on a free 127.0.0.1 port; every other address is blocked. The tests
+The Dash app runs in a thread on a free 127.0.0.1 port; every other address is blocked, except
+``rebound.test``, which chromium resolves to 127.0.0.1 (a DNS-rebinding attacker's name). The tests
 drive the page as a person would (a mouse drag for a box selection, the colour-by dropdown, a file
 chosen in the upload box) and save a screenshot of each state to ``artifacts/screenshots/``.
 Skipped when ``/usr/bin/chromium`` (``apt-get install chromium``) or the ``playwright`` package
@@ -32,6 +33,8 @@ ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # a DNS name that resolves to this machine, as a rebinding attacker's name would
+    "--host-resolver-rules=MAP rebound.test 127.0.0.1",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
@@ -53,11 +56,13 @@ COUNT_POINTS = """(sel) => {
     return gd.data.filter(t => t.meta === 'models').reduce((s, t) => s + t.x.length, 0);
 }"""
 MAP = "#atlas-map .js-plotly-plot"
+#: The upload weight limit of the served app (the library's models have a few hundred weights).
+MAX_WEIGHTS = 10_000
 
 
 @pytest.fixture(scope="module")
 def server(atlas: Any) -> Iterator[Any]:
-    srv = start_server(create_app(atlas, max_upload_bytes=5 * 2**20))
+    srv = start_server(create_app(atlas, max_upload_bytes=5 * 2**20, max_weights=MAX_WEIGHTS))
     yield srv
     srv.stop()
 
@@ -76,7 +81,7 @@ def browser() -> Iterator[Any]:
         )
         # only this machine: the app and file:// pages must need nothing from the network
         context.route(
-            re.compile(r"^(?!http://127\.0\.0\.1[:/]|file:|data:|blob:).*"),
+            re.compile(r"^(?!http://(127\.0\.0\.1|rebound\.test)[:/]|file:|data:|blob:).*"),
             lambda route: route.abort(),
         )
         yield context
@@ -235,12 +240,68 @@ def test_an_uploaded_checkpoint_is_placed_with_its_nearest_models(
     shot(page, "upload")
 
 
-def test_a_bad_upload_is_reported(page, tmp_path):
-    path = tmp_path / "broken.pt"
-    path.write_bytes(b"this is not a checkpoint")
+def upload_error(page: Any, path: Path) -> str:
+    """Upload ``path`` and return the one-line error shown (the map keeps its models)."""
     page.set_input_files("#upload-checkpoint input[type=file]", str(path))
     page.wait_for_selector("#upload-error", timeout=30_000)
-    assert "broken.pt" in page.inner_text("#upload-error")
+    text: str = page.inner_text("#upload-error")
+    assert page.locator("#nearest-table").count() == 0
+    return text
+
+
+def test_a_bad_upload_is_reported_by_its_name_not_the_server_path(page, tmp_path):
+    path = tmp_path / "broken.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 200)
+    text = upload_error(page, path)
+    assert text.startswith("broken.h5: ")
+    assert "/tmp" not in text
+    assert "weightspace-upload-" not in text
+    assert "\n" not in text
+    shot(page, "upload_error")
+
+
+def test_an_upload_over_the_weight_limit_is_refused_in_one_line(page, tmp_path):
+    import h5py
+
+    path = tmp_path / "bomb.h5"  # a Keras 2 file: one gzip-compressed kernel of 4 MB of zeros
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [b"dense"]
+        group = f.create_group("dense")
+        group.attrs["weight_names"] = [b"dense/kernel:0"]
+        group.create_dataset(
+            "dense/kernel:0", data=np.zeros((1000, 1000), np.float32), compression="gzip"
+        )
+    assert path.stat().st_size < 100_000
+    text = upload_error(page, path)
+    assert text.startswith("bomb.h5: ")
+    assert f"1,000,000 weights, over the limit of {MAX_WEIGHTS:,}" in text
+    assert "\n" not in text
+
+
+def test_an_hdf5_upload_reading_a_server_file_is_refused(page, tmp_path):
+    import h5py
+
+    path = tmp_path / "passwd.h5"  # its kernel's bytes are those of the server's /etc/passwd
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [b"dense"]
+        group = f.create_group("dense")
+        group.attrs["weight_names"] = [b"dense/kernel:0"]
+        group.create_dataset(
+            "dense/kernel:0", shape=(4, 8), dtype="<f4", external=[("/etc/passwd", 0, 128)]
+        )
+    text = upload_error(page, path)
+    assert text.startswith("passwd.h5: ")
+    assert "\n" not in text
+
+
+def test_a_page_reached_through_a_rebound_dns_name_is_refused(browser, server):
+    port = server.url.rsplit(":", 1)[1]
+    page = browser.new_page()
+    response = page.goto(f"http://rebound.test:{port}/")
+    assert response.status == 400
+    assert "unexpected Host header 'rebound.test:" in page.inner_text("body")
+    assert page.locator("#atlas-map").count() == 0
+    page.close()
 
 
 def test_the_exported_html_opens_from_a_file_without_a_server(browser, atlas, tmp_path):

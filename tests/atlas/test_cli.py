@@ -10,6 +10,7 @@ import pytest
 from weightspace import WeightspaceError
 from weightspace.atlas import Atlas
 from weightspace.cli import atlas_cmd
+from weightspace.io.limits import UPLOAD_MAX_WEIGHTS
 
 
 def run(*argv: str) -> int:
@@ -62,6 +63,8 @@ def test_serve_binds_the_loopback_address_by_default(atlas, tmp_path, monkeypatc
     assert calls["host"] == "127.0.0.1"
     assert calls["port"] == 8123
     assert calls["max_upload_bytes"] == 5 * 2**20
+    assert calls["max_weights"] == UPLOAD_MAX_WEIGHTS
+    assert calls["allowed_hosts"] == []
     assert calls["n"] == len(atlas)
     assert "http://127.0.0.1:8123/" in capsys.readouterr().out
 
@@ -73,3 +76,31 @@ def test_serve_warns_when_bound_to_other_machines(atlas, tmp_path, monkeypatch, 
     assert "reachable from other machines" in capsys.readouterr().err
     with pytest.raises(WeightspaceError, match="must be positive"):
         run("serve", str(tmp_path / "a.json"), "--max-upload-mb", "0")
+
+
+def test_serve_passes_the_weight_limit_and_the_proxy_names(atlas, tmp_path, monkeypatch):
+    atlas.save(tmp_path / "a.json")
+    calls = {}
+    monkeypatch.setattr("weightspace.atlas.serve", lambda a, **kw: calls.update(kw))
+    code = run(
+        "serve", str(tmp_path / "a.json"), "--max-weights", "1000",
+        "--allowed-host", "atlas.example.org", "--allowed-host", "proxy.lan:8443",
+    )  # fmt: skip
+    assert code == 0
+    assert calls["max_weights"] == 1000
+    assert calls["allowed_hosts"] == ["atlas.example.org", "proxy.lan:8443"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--max-weights", "0"], "--max-weights must be a positive integer; got 0"),
+        (["--allowed-host", "a b"], "--allowed-host 'a b': expected a host name or NAME:PORT"),
+        (["--allowed-host", "host:99999"], "expected a host name or NAME:PORT"),
+    ],
+)
+def test_serve_names_bad_limits_and_host_names(atlas, tmp_path, monkeypatch, extra, message):
+    atlas.save(tmp_path / "a.json")
+    monkeypatch.setattr("weightspace.atlas.serve", lambda a, **kw: None)
+    with pytest.raises(WeightspaceError, match=message):
+        run("serve", str(tmp_path / "a.json"), *extra)

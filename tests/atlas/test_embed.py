@@ -1,7 +1,9 @@
 """The embedding: seeded and reproducible, cached in the library, new models transformed into it."""
 
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from weightspace.atlas import Atlas, AtlasEmbedding, AtlasError, build_atlas
 from weightspace.atlas.embed import refit_embedding
@@ -107,3 +109,42 @@ def test_build_selects_models_and_names_an_empty_selection(atlas_library):
     assert small.ids.tolist() == ids
     with pytest.raises(AtlasError, match="no models to map"):
         build_atlas(atlas_library, where="dataset = 'nope'")
+
+
+def test_a_ragged_batch_is_refused_by_name(rng):
+    ragged = [rng.random(8), rng.random(8), rng.random(5)]
+    est = AtlasEmbedding()
+    with pytest.raises(
+        AtlasError, match=r"descriptors of one length .* rows of 2 lengths \(\[5, 8\]"
+    ):
+        est.fit(ragged)
+    assert not hasattr(est, "n_features_in_")  # nothing fitted
+
+
+def test_a_failed_refit_leaves_nothing_of_the_earlier_fit(rng):
+    est = AtlasEmbedding(n_neighbors=6).fit(blobs(rng))
+    with pytest.raises(ValueError, match="NaN"):
+        est.fit(np.full((8, 4), np.nan))
+    assert not [name for name in vars(est) if name.endswith("_")]
+    with pytest.raises(NotFittedError):
+        est.transform(blobs(rng)[:1])
+
+
+def test_models_are_placed_one_at_a_time_and_fitted_ones_on_their_own_point(rng):
+    X = blobs(rng)
+    est = AtlasEmbedding(n_neighbors=6).fit(X)
+    np.testing.assert_array_equal(est.transform(X[[4, 0]]), est.embedding_[[4, 0]])
+    new = X[:6] + 0.25
+    together = est.transform(new)
+    alone = np.concatenate([est.transform(new[i : i + 1]) for i in (5, 2, 0, 1, 3, 4)])
+    np.testing.assert_array_equal(together[[5, 2, 0, 1, 3, 4]], alone)
+
+
+def test_the_map_has_named_coordinates_for_pandas(rng):
+    X = pd.DataFrame(blobs(rng), columns=[f"d{i}" for i in range(48)])
+    est = AtlasEmbedding(n_neighbors=6).set_output(transform="pandas")
+    frame = est.fit_transform(X)
+    assert list(frame.columns) == ["x", "y"]
+    assert list(est.feature_names_in_) == list(X.columns)
+    np.testing.assert_array_equal(frame.to_numpy(), est.embedding_)
+    assert list(est.transform(X.iloc[:2]).index) == [0, 1]

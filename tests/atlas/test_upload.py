@@ -1,6 +1,10 @@
-"""Uploads: size limit before decoding, bytes only inside a temporary folder removed after reading."""
+"""Uploads: size limits before decoding and before reading, bytes only inside a temporary folder
+removed after reading, errors that name the file as the client did."""
 
 import base64
+import io
+import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +13,7 @@ import torch
 from weightspace import CheckpointError
 from weightspace.atlas import UploadError, place, read_upload
 from weightspace.atlas.upload import decoded_size, describe_weights
+from weightspace.errors import WeightLimitError
 from weightspace.represent.miwd import miwd
 
 
@@ -112,3 +117,116 @@ def test_descriptors_follow_the_atlas_representation(atlas, atlas_library):
     np.testing.assert_array_equal(
         describe_weights(atlas, ws), atlas.descriptors[atlas.index_of([3])[0]]
     )
+
+
+# ------------------------------------------------------------------ what the client is shown
+#: Bad checkpoints of every format (the temporary file is named after them, so their reader's
+#: message would otherwise carry the server's temporary path).
+BAD_FILES = {
+    "notes.pt": b"hello world, not a checkpoint\n" * 3,
+    "corrupt.h5": b"\x89HDF\r\n\x1a\n" + b"\0" * 200,
+    "short.safetensors": b'\x10\0\0\0\0\0\0\0{"a": 1}',
+    "broken.npz": b"PK\x03\x04" + b"\0" * 50,
+    "empty.onnx": b"\x08\x07\x12\x04junk",
+    "page.pt": b"<html><body>hi</body></html>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_a_bad_upload_is_named_as_the_client_named_it(name, tmp_path):
+    with pytest.raises(CheckpointError) as info:
+        read_upload(
+            data_url(BAD_FILES[name]), f"C:\\Users\\me\\{name}", lambda ws: ws, tmp_root=tmp_path
+        )
+    message = str(info.value)
+    assert message.startswith(f"{name}: ")
+    assert info.value.source == name
+    assert str(tmp_path) not in message
+    assert "weightspace-upload-" not in message
+    assert "\n" not in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_weights_are_named_after_the_upload_not_the_temporary_file(checkpoint, tmp_path):
+    source = read_upload(data_url(checkpoint), "../runs/my model.pt", lambda ws: ws.source)
+    assert source == "my model.pt"
+
+
+def test_an_error_while_placing_names_the_upload_and_removes_the_folder(checkpoint, tmp_path):
+    root = tmp_path / "uploads"
+    root.mkdir()
+
+    def use(ws):
+        (folder,) = list(root.iterdir())
+        raise RuntimeError(f"{folder / 'model.pt'} could not be described")
+
+    with pytest.raises(CheckpointError, match=r"^model\.pt: could not be placed") as info:
+        read_upload(data_url(checkpoint), "model.pt", use, tmp_root=root)
+    assert "RuntimeError: model.pt could not be described" in str(info.value)
+    assert str(root) not in str(info.value)
+    assert list(root.iterdir()) == []
+
+
+def npz_of(n_weights: int) -> bytes:
+    """A compressed .npz of one zero matrix with ``n_weights`` elements (a few kB for millions)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{"fc.weight": np.zeros((n_weights // 100, 100), np.float32)})
+    return buffer.getvalue()
+
+
+def test_an_upload_over_the_weight_limit_is_refused_in_one_line(tmp_path):
+    with pytest.raises(WeightLimitError) as info:
+        read_upload(
+            data_url(npz_of(5000)), "big.npz", lambda ws: ws, max_weights=1000, tmp_root=tmp_path
+        )
+    message = str(info.value)
+    assert message.startswith("big.npz: ")
+    assert "5,000 weights, over the limit of 1,000" in message
+    assert "\n" not in message
+    assert list(tmp_path.iterdir()) == []
+    # at the limit it is read
+    assert (
+        read_upload(data_url(npz_of(1000)), "ok.npz", lambda ws: ws.n_params, max_weights=1000)
+        == 1000
+    )
+
+
+def test_a_decompression_bomb_is_refused_before_its_tensors_are_allocated(tmp_path):
+    bomb = npz_of(20_000_000)  # 80 MB of float32 zeros in ~80 kB
+    assert len(bomb) < 1_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(WeightLimitError, match="more than 1,000 weights take"):
+            read_upload(
+                data_url(bomb), "bomb.npz", lambda ws: ws, max_weights=1000, tmp_root=tmp_path
+            )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8_000_000  # the upload's bytes, not the 80 MB it declares
+    assert list(tmp_path.iterdir()) == []
+
+
+def keras_h5_reading(path: Path, target: str) -> None:
+    """A Keras 2 weights file whose one kernel is stored outside the file, in ``target``."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [b"dense"]
+        group = f.create_group("dense")
+        group.attrs["weight_names"] = [b"dense/kernel:0"]
+        group.create_dataset(
+            "dense/kernel:0", shape=(4, 8), dtype="<f4", external=[(target, 0, 128)]
+        )
+
+
+def test_an_hdf5_upload_reading_a_server_file_is_refused(tmp_path):
+    path = tmp_path / "evil.h5"
+    keras_h5_reading(path, "/etc/passwd")
+    root = tmp_path / "uploads"
+    root.mkdir()
+    with pytest.raises(CheckpointError) as info:
+        read_upload(data_url(path.read_bytes()), "evil.h5", lambda ws: ws, tmp_root=root)
+    assert str(info.value).startswith("evil.h5: ")
+    assert "\n" not in str(info.value)
+    assert list(root.iterdir()) == []

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from weightspace import Library, WeightSet
 from weightspace.probe.common import ProbeError
@@ -211,11 +210,6 @@ def test_classifier_primal_and_dual_give_one_solution():
         WeightClassifier().predict(X)
     with pytest.raises(ProbeError, match="X has 5 features, but WeightClassifier is expecting 40"):
         primal.predict(X[:, :5])
-
-
-@parametrize_with_checks([WeightClassifier(), WeightClassifier(solver="dual", standardize=False)])
-def test_sklearn_estimator_contract(estimator, check):
-    check(estimator)
 
 
 def test_combine_needs_results():

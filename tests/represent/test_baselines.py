@@ -9,7 +9,6 @@ import pytest
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from weightspace import WeightSet
 from weightspace.represent import (
@@ -20,12 +19,6 @@ from weightspace.represent import (
     raw,
 )
 from weightspace.vectors import resample
-
-RAGGED = {
-    "check_n_features_in": "ragged batches: models are vectors of any length",
-    "check_n_features_in_after_fitting": "ragged batches: models are vectors of any length",
-    "check_transformer_general": "transform accepts vectors of any length, by design",
-}
 
 
 def ragged(rng, lengths=(300, 500, 401, 800, 1000, 64)):
@@ -105,15 +98,3 @@ def test_baselines_check_parameters_and_fitting():
         with pytest.raises(NotFittedError):
             est.transform([np.zeros(3)])
         assert clone(est).get_params() == est.get_params()
-
-
-@parametrize_with_checks(
-    [
-        RawBaseline(K=3),
-        PCABaseline(K=2, resample_to=16),
-        RandomProjection(K=3, resample_to=16),
-    ],
-    expected_failed_checks=lambda est: RAGGED,
-)
-def test_sklearn_estimator_contract(estimator, check):
-    check(estimator)

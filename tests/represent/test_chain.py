@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 
 from weightspace import WeightspaceError, load_weights
 from weightspace.represent.chain import ChainGram, chain_grams
@@ -79,5 +80,27 @@ def test_transformer_features():
     nets = [mlp(0), mlp(1)]
     features = ChainGram().fit(nets).transform(nets)
     assert features.shape == (2, 3 * (6 * 7 // 2))
-    with pytest.raises(WeightspaceError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         ChainGram().transform(nets)
+
+
+def test_feature_names_name_each_gram_entry():
+    nets = [mlp(0), mlp(1)]
+    est = ChainGram(chains=[1, 3]).fit(nets)
+    names = est.get_feature_names_out()
+    assert est.chains_ == [1, 3]
+    assert est.chain_dims_ == [6, 6]
+    assert len(names) == est.transform(nets).shape[1] == 2 * 21
+    assert list(names[:3]) == ["chain1_0_0", "chain1_0_1", "chain1_0_2"]
+    assert names[21] == "chain3_0_0"
+    assert names[-1] == "chain3_5_5"
+    frame = ChainGram(chains=[1]).set_output(transform="pandas").fit_transform(nets)
+    gram = chain_grams(nets[1], chains=[1])[0]
+    assert frame.loc[1, "chain1_2_4"] == pytest.approx(gram[2, 4])
+
+
+def test_one_network_alone_is_refused_with_the_fix():
+    with pytest.raises(WeightspaceError, match=r"wrap one network in a list, \[net\]"):
+        ChainGram().fit(load_weights(mlp(0)))
+    with pytest.raises(WeightspaceError, match="at least one network"):
+        ChainGram().fit([])

@@ -9,20 +9,9 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from weightspace import WeightSet, WeightspaceError
 from weightspace.represent import MIWD, RepresentationError, miwd
-
-# Checks that cannot apply to representations of ragged batches (models of any length): there is
-# no fixed number of input features, so no ``n_features_in_`` and no error when transform gets
-# vectors of another length than fit. The rest of check_transformer_general is
-# test_fit_transform_is_fit_then_transform.
-RAGGED = {
-    "check_n_features_in": "ragged batches: models are vectors of any length",
-    "check_n_features_in_after_fitting": "ragged batches: models are vectors of any length",
-    "check_transformer_general": "transform accepts vectors of any length, by design",
-}
 
 
 def reference(vectors, S, B, value_range, outliers="clip"):
@@ -273,14 +262,6 @@ def test_fit_transform_is_fit_then_transform_and_clone_keeps_parameters():
     np.testing.assert_array_equal(est.fit_transform(X), clone(est).fit(X).transform(X))
     assert clone(est).get_params() == est.get_params()
     assert est.fit(X[:1]).transform(X[1:]).shape == (2, 64)  # any lengths in transform
-
-
-@parametrize_with_checks(
-    [MIWD(S=4, B=8), MIWD(S=3, B=5, outliers="drop")],
-    expected_failed_checks=lambda est: RAGGED,
-)
-def test_sklearn_estimator_contract(estimator, check):
-    check(estimator)
 
 
 def test_public_names_are_sorted_and_all_exported():

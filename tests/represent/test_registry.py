@@ -30,9 +30,20 @@ def small_lib(tmp_path) -> Library:
     return lib
 
 
-def test_every_registered_representation_describes_a_library(small_lib):
+def _tiny_encoder(lib: Library, folder) -> dict:
+    from weightspace.learn import TrainSettings, train_encoder
+
+    sizes = dict(d_model=8, n_heads=2, d_ff=8, latent=4, projection=4, encoder_layers=1,
+                 decoder_layers=1, epochs=1, batch_size=4)  # fmt: skip
+    train_encoder(lib, folder, TrainSettings(**sizes), progress=False)
+    return {"encoder": str(folder)}
+
+
+def test_every_registered_representation_describes_a_library(small_lib, tmp_path):
     for name in list_representations():
         params = {"K": 4} if name in ("raw", "pca", "randproj") else {}
+        if name == "hyper":
+            params = _tiny_encoder(small_lib, tmp_path / "encoder")
         ids, X = describe_library(small_lib, name, params=params)
         assert ids == small_lib.ids()
         assert X.shape[0] == 6
@@ -48,6 +59,20 @@ def test_miwd_matches_the_engine_and_is_cached(small_lib):
     np.testing.assert_array_equal(again, X)
     _, first_snapshot = describe_library(small_lib, "miwd", params={"S": 8, "B": 8}, snapshot=0)
     assert not np.array_equal(first_snapshot, X)
+
+
+def test_a_changed_default_never_returns_stale_cached_descriptors(small_lib, monkeypatch):
+    from weightspace.represent.miwd import MIWD
+
+    _, before = describe_library(small_lib, "miwd")
+    # a new release changes MIWD's default granularity: the cache must not answer with the old one
+    defaults = MIWD.__init__.__kwdefaults__
+    monkeypatch.setitem(defaults, "S", defaults["S"] // 2)
+    _, after = describe_library(small_lib, "miwd")
+    assert after.shape[1] == before.shape[1] // 2
+    np.testing.assert_array_equal(
+        after, create_representation("miwd").fit_transform(small_lib.vectors())
+    )
 
 
 def test_unknown_representation_and_parameter():

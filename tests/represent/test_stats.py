@@ -7,7 +7,6 @@ import pytest
 import scipy.stats
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from weightspace import WeightSet, WeightTensor
 from weightspace.represent import (
@@ -23,12 +22,6 @@ from weightspace.represent import (
     swstats,
     swstats_names,
 )
-
-RAGGED = {
-    "check_n_features_in": "ragged batches: models are vectors of any length",
-    "check_n_features_in_after_fitting": "ragged batches: models are vectors of any length",
-    "check_transformer_general": "transform accepts vectors of any length, by design",
-}
 
 
 def eight(x):
@@ -219,10 +212,3 @@ def test_transformers_check_that_they_were_fitted_and_clone():
     assert GlobalStats().fit([np.zeros(3)]).get_feature_names_out().tolist() == list(
         GLOBAL_STAT_NAMES
     )
-
-
-@parametrize_with_checks([GlobalStats()], expected_failed_checks=lambda est: RAGGED)
-def test_sklearn_estimator_contract(estimator, check):
-    # LayerStats and SWStats need WeightSets, which scikit-learn's checks cannot make: their
-    # contract is covered by the two tests above.
-    check(estimator)

@@ -397,3 +397,13 @@ def test_errors_name_the_problem(digits):
     with pytest.raises(StackError, match="do not fit the network"):
         train_models([create_architecture("mlp", seed=0, in_features=32)], data, [config])
     assert train_models([], data, []) == []
+
+
+def test_the_stacked_optimizer_refuses_unknown_kinds():
+    # an unknown kind used to fall through every rule: eps 1e-8 with v = 0, a step 1e8 too large
+    with pytest.raises(
+        StackError, match=r"optimizer kind 'adamw' cannot be stacked; expected one of"
+    ):
+        StackedOptimizer(["adam", "adamw"], [1e-3, 1e-3], [0.0, 0.0], [0.0, 0.0], n_params=4)
+    with pytest.raises(StackError, match="one entry per model"):
+        StackedOptimizer(["adam", "sgd"], [1e-3], [0.0, 0.0], [0.0, 0.0], n_params=4)

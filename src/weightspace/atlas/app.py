@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from weightspace.atlas.export import ASSETS
+from weightspace.atlas.hosts import HostCheck, install_host_check
 from weightspace.atlas.layout import build_layout
 from weightspace.atlas.model import Atlas
 from weightspace.atlas.upload import DEFAULT_MAX_UPLOAD_BYTES, place, read_upload
@@ -29,6 +30,7 @@ from weightspace.atlas.views import (
     render_selection,
 )
 from weightspace.errors import WeightspaceError
+from weightspace.io.limits import UPLOAD_MAX_WEIGHTS
 
 if TYPE_CHECKING:
     import os
@@ -63,8 +65,11 @@ def create_app(
     atlas: Atlas,
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_weights: int | None = UPLOAD_MAX_WEIGHTS,
     upload_dir: str | os.PathLike[str] | None = None,
     color_by: str | None = None,
+    host: str = "127.0.0.1",
+    allowed_hosts: Iterable[str] = (),
 ) -> Dash:
     """The Dash app of an atlas.
 
@@ -73,10 +78,18 @@ def create_app(
     atlas : Atlas
     max_upload_bytes : int, default=200 MiB
         Largest checkpoint accepted by the upload box (checked in the browser and on the server).
+    max_weights : int or None, default=50,000,000
+        Most weights an uploaded checkpoint may declare; larger ones are refused before their
+        tensors are read (``None``: no limit).
     upload_dir : path, optional
         Where uploads' temporary folders are made (default: the system's temporary directory).
     color_by : str, optional
         The colouring shown first (default: the atlas's first).
+    host : str, default="127.0.0.1"
+        The address the app will be served on: requests whose ``Host`` header names anything else
+        are refused with HTTP 400 (DNS rebinding; see :mod:`weightspace.atlas.hosts`).
+    allowed_hosts : iterable of str, default=()
+        Further host names to answer (a reverse proxy's): ``name`` (any port) or ``name:port``.
 
     Returns
     -------
@@ -86,6 +99,7 @@ def create_app(
     dash = _dash()
     from dash import ClientsideFunction, Input, Output, State
 
+    host_check = HostCheck(host, allowed_hosts)
     if color_by is not None:
         atlas.coloring(color_by)
     app: Dash = dash.Dash(
@@ -98,6 +112,7 @@ def create_app(
     )
     # the largest request: a base64 upload (4/3 of the bytes) plus the callback's JSON around it
     app.server.config["MAX_CONTENT_LENGTH"] = max_upload_bytes * 4 // 3 + (1 << 20)
+    install_host_check(app.server, host_check)
     app.layout = build_layout(atlas, max_upload_bytes=max_upload_bytes, color_by=color_by)
     filter_inputs = [
         Input("filter-column", "value"),
@@ -217,14 +232,12 @@ def create_app(
                 filename,
                 lambda ws: place(atlas, str(filename or "upload"), ws),
                 max_bytes=max_upload_bytes,
+                max_weights=max_weights,
                 tmp_root=upload_dir,
             )
         except (WeightspaceError, ImportError) as exc:
+            # read_upload names the file as the client did, never by its temporary path
             status = dash.html.Span(str(exc), className="error", id="upload-error")
-            return dash.no_update, status, dash.no_update, None
-        except Exception as exc:  # any file can be uploaded: a reader's failure is a message
-            message = f"{filename}: could not be read ({type(exc).__name__}: {exc})"
-            status = dash.html.Span(message, className="error", id="upload-error")
             return dash.no_update, status, dash.no_update, None
         x, y = placement.xy
         status = (
@@ -243,12 +256,12 @@ def create_app(
 
 # ---------------------------------------------------------------------------------- serving
 def serve(atlas: Atlas, *, host: str = "127.0.0.1", port: int = 8050, **kwargs: Any) -> None:
-    """Run the app until interrupted (``kwargs`` go to :func:`create_app`).
+    """Run the app until interrupted (``kwargs`` go to :func:`create_app`; ``host`` also does).
 
     An atlas whose embedding was not fitted in this process (read from JSON or from the library's
     cache) refits it in a background thread, so that the first upload does not wait for it.
     """
-    app = create_app(atlas, **kwargs)
+    app = create_app(atlas, host=host, **kwargs)
     threading.Thread(target=_warm_up, args=(atlas,), name="atlas-refit", daemon=True).start()
     app.run(host=host, port=port, debug=False)
 

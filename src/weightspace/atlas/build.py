@@ -90,7 +90,7 @@ def build_atlas(
         With its fitted embedding kept for :meth:`Atlas.transform` when it was fitted here.
     """
     from weightspace.library import Library
-    from weightspace.represent.registry import describe_library
+    from weightspace.represent.registry import describe_library, representation_cache_key
 
     if not isinstance(lib, Library):
         lib = Library(lib)
@@ -125,7 +125,11 @@ def build_atlas(
         random_state=random_state,
     )
     rep_info = {"name": representation, "params": rep_params, "snapshot": snapshot}
-    key = {"representation": rep_info, **est.cache_key()}
+    key = {
+        "representation": rep_info,
+        **representation_cache_key(representation, rep_params),
+        **est.cache_key(),
+    }
     use_cache = cache and random_state is not None
     hit = lib.cache.get("atlas-umap", key, chosen) if use_cache else None
     fitted = hit is None

@@ -1,7 +1,8 @@
 """The map: a seeded UMAP embedding of descriptors, with optional PCA pre-reduction.
 
 :class:`AtlasEmbedding` follows the scikit-learn contract (parameters in ``__init__``, fitted state
-ending in ``_``, ``transform`` places new models into the fitted map). With an integer
+ending in ``_``, ``transform`` places new models into the fitted map one at a time, output columns
+``x`` and ``y``) and passes scikit-learn's ``check_estimator``. With an integer
 ``random_state`` the embedding is reproducible: UMAP then runs single-threaded with its own
 generator (no global random state is touched) from a PCA initialization (UMAP's default spectral one
 is not repeatable on graphs with several components), so a refit reproduces the coordinates exactly,
@@ -11,13 +12,14 @@ which
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from weightspace.atlas.model import AtlasError
 
@@ -32,6 +34,18 @@ _INSTALL = (
 #: Below this many models UMAP has no neighbourhood graph to speak of; PCA draws the map.
 MIN_UMAP_MODELS = 5
 _METRICS = ("euclidean", "manhattan", "chebyshev", "cosine", "correlation", "hellinger")
+#: What fit sets (removed again when a fit fails); validate_data sets the first two.
+_FITTED = (
+    "n_features_in_",
+    "feature_names_in_",
+    "embedding_",
+    "method_",
+    "pca_",
+    "reducer_",
+    "mean_",
+    "components_",
+    "_rows",
+)
 
 
 def _umap() -> Any:
@@ -44,6 +58,38 @@ def _umap() -> Any:
         raise ImportError(_INSTALL) from exc
 
 
+def _check_rows(X: Any) -> None:
+    """Refuse a ragged batch (rows of several lengths) by name, before numpy sees it."""
+    if isinstance(X, np.ndarray) or not isinstance(X, list | tuple):
+        return
+    lengths = {len(row) for row in X if hasattr(row, "__len__") and not isinstance(row, str)}
+    if len(lengths) > 1:
+        raise AtlasError(
+            f"X must be descriptors of one length (a 2-D array, one row per model); got rows "
+            f"of {len(lengths)} lengths ({sorted(lengths)[:4]}...): describe every model with the "
+            "same representation and parameters"
+        )
+
+
+def _row_key(row: np.ndarray) -> bytes:
+    """A 128-bit digest of one descriptor row (float32), to recognize the fitted models."""
+    return hashlib.blake2b(
+        np.ascontiguousarray(row, dtype=np.float32).tobytes(), digest_size=16
+    ).digest()
+
+
+def _pca_map(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, components (<= 2, K), coordinates (n, 2)) of the PCA map used for few models."""
+    mean = Z.mean(axis=0)
+    centered = Z - mean
+    _, _, vt = np.linalg.svd(centered.astype(np.float64), full_matrices=False)
+    components = vt[:2]
+    out = np.zeros((Z.shape[0], 2), dtype=np.float32)
+    proj = centered @ components.T
+    out[:, : proj.shape[1]] = proj
+    return mean, components, out
+
+
 def umap_version() -> str:
     """The installed umap-learn version (part of the cache key of embeddings)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -54,7 +100,7 @@ def umap_version() -> str:
         return "missing"
 
 
-class AtlasEmbedding(BaseEstimator):  # type: ignore[misc]
+class AtlasEmbedding(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """UMAP of (optionally PCA-reduced) descriptors into 2-D map coordinates.
 
     Parameters
@@ -75,7 +121,11 @@ class AtlasEmbedding(BaseEstimator):  # type: ignore[misc]
     Attributes
     ----------
     embedding_ : numpy.ndarray of shape (n, 2), float32
-        Coordinates of the fitted descriptors.
+        Coordinates of the fitted descriptors (``transform`` gives a fitted descriptor its own).
+    n_features_in_ : int
+        Descriptor values per model (K).
+    feature_names_in_ : numpy.ndarray of str
+        The column names, when X was a DataFrame.
     method_ : str
         ``"umap"``, or ``"pca"`` for fewer than 5 models.
     pca_ : PCA or None
@@ -124,24 +174,39 @@ class AtlasEmbedding(BaseEstimator):  # type: ignore[misc]
             raise AtlasError(f"random_state must be an int or None; got {rs!r}")
 
     def fit(self, X: Any, y: Any = None) -> AtlasEmbedding:
-        """Fit the map to descriptors ``X`` of shape (n, K); return self."""
-        self._validate()
-        Z = check_array(X, dtype=np.float32, input_name="X")
-        n = Z.shape[0]
-        self.pca_ = None
+        """Fit the map to descriptors ``X`` of shape (n, K); return self.
+
+        A fit that fails leaves the estimator unfitted (no attribute of an earlier fit is kept).
+        """
+        try:
+            self._validate()
+            _check_rows(X)
+            Z = validate_data(self, X, dtype=np.float32)  # sets n_features_in_ (and names)
+            for name in _FITTED[2:]:  # nothing of an earlier fit stays
+                self.__dict__.pop(name, None)
+            self._fit(Z)
+        except BaseException:
+            for name in _FITTED:
+                self.__dict__.pop(name, None)
+            raise
+        return self
+
+    def _fit(self, Z: np.ndarray) -> None:
+        raw, n = Z, Z.shape[0]
+        pca = None
         if self.pca_components is not None and min(n, Z.shape[1]) > self.pca_components:
             from sklearn.decomposition import PCA
 
-            self.pca_ = PCA(n_components=int(self.pca_components), random_state=self.random_state)
-            Z = self.pca_.fit_transform(Z).astype(np.float32)
-        self.n_features_in_ = int(np.shape(X)[1])
-        if n < MIN_UMAP_MODELS:
-            self.method_, self.reducer_ = "pca", None
-            self.embedding_ = self._pca_map(Z)
-            return self
+            pca = PCA(n_components=int(self.pca_components), random_state=self.random_state)
+            Z = pca.fit_transform(Z).astype(np.float32)
+        if n < MIN_UMAP_MODELS or Z.shape[1] < 2:  # too few models, or 1 feature: PCA draws it
+            mean, components, embedding = _pca_map(Z)
+            self.mean_, self.components_ = mean, components
+            self.pca_, self.method_, self.reducer_ = pca, "pca", None
+            self.embedding_ = embedding
+            return
         umap = _umap()
-        self.method_ = "umap"
-        self.reducer_ = umap.UMAP(
+        reducer = umap.UMAP(
             n_neighbors=int(min(self.n_neighbors, n - 1)),
             min_dist=float(self.min_dist),
             metric=self.metric,
@@ -151,27 +216,30 @@ class AtlasEmbedding(BaseEstimator):  # type: ignore[misc]
             # several components or duplicate points (ARPACK starts from an unseeded vector)
             init="pca",
         )
-        self.embedding_ = np.asarray(self.reducer_.fit_transform(Z), dtype=np.float32)
-        return self
-
-    def _pca_map(self, Z: np.ndarray) -> np.ndarray:
-        centered = Z - Z.mean(axis=0)
-        _, _, vt = np.linalg.svd(centered.astype(np.float64), full_matrices=False)
-        self.components_ = vt[:2]
-        self.mean_ = Z.mean(axis=0)
-        out = np.zeros((Z.shape[0], 2), dtype=np.float32)
-        proj = centered @ self.components_.T
-        out[:, : proj.shape[1]] = proj
-        return out
+        rows: dict[bytes, int] = {}
+        for i, row in enumerate(raw):
+            rows.setdefault(_row_key(row), i)
+        embedding = np.asarray(reducer.fit_transform(Z), dtype=np.float32)
+        self.pca_, self.method_, self.reducer_ = pca, "umap", reducer
+        self._rows = rows
+        self.embedding_ = embedding
 
     def transform(self, X: Any) -> np.ndarray:
-        """Coordinates of new descriptors in the fitted map, shape (m, 2), float32."""
+        """Coordinates of new descriptors in the fitted map, shape (m, 2), float32.
+
+        Each model is placed on its own (with a seeded ``random_state``, the same model always
+        lands on the same point, whatever else is transformed with it).
+        """
         check_is_fitted(self, "embedding_")
+        _check_rows(X)
         Z = check_array(X, dtype=np.float32, input_name="X")
         if Z.shape[1] != self.n_features_in_:
             raise AtlasError(
-                f"X has {Z.shape[1]} features per model; the map was fitted on {self.n_features_in_}"
+                f"X has {Z.shape[1]} features, but AtlasEmbedding is expecting "
+                f"{self.n_features_in_} features as input: the map was fitted on "
+                f"{self.n_features_in_} descriptor values per model"
             )
+        validate_data(self, X, skip_check_array=True, reset=False)  # the column names, if any
         if self.pca_ is not None:
             Z = self.pca_.transform(Z).astype(np.float32)
         if self.reducer_ is None:
@@ -179,11 +247,33 @@ class AtlasEmbedding(BaseEstimator):  # type: ignore[misc]
             proj = (Z - self.mean_) @ self.components_.T
             out[:, : proj.shape[1]] = proj
             return out
-        return np.asarray(self.reducer_.transform(Z), dtype=np.float32)
+        # one model at a time: UMAP optimizes a batch of new points jointly, so a model's place
+        # would otherwise depend on the others transformed with it (and on their order); a model
+        # the map was fitted on keeps its own point
+        out = np.empty((Z.shape[0], 2), dtype=np.float32)
+        for i, row in enumerate(Z):
+            known = self._rows.get(_row_key(row))
+            if known is not None:
+                out[i] = self.embedding_[known]
+            else:
+                out[i] = self.reducer_.transform(row[None])[0]
+        return out
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
-        """Fit, then return ``embedding_``."""
+        """Fit, then return ``embedding_`` (the map of X, not ``transform(X)``: UMAP places new
+        points near, not exactly on, the fitted ones)."""
         return np.asarray(self.fit(X).embedding_)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """``["x", "y"]``: the map's two coordinates."""
+        check_is_fitted(self, "embedding_")
+        return np.array(["x", "y"], dtype=object)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.non_deterministic = self.random_state is None
+        return tags
 
     def cache_key(self) -> dict[str, Any]:
         """The parameters (and umap-learn version) that determine the embedding."""

@@ -3,13 +3,16 @@
 Uploads arrive as a data URL (``data:...;base64,...``, what ``dcc.Upload`` sends). Their size is
 checked before decoding; the bytes are written only inside a fresh temporary folder (a
 ``TemporaryDirectory``), read with :func:`weightspace.load_weights` (any supported format; pickles
-that need code are refused), and the folder is removed as soon as the reading is done, also on error.
+that need code are refused; at most ``max_weights`` declared weights), and the folder is removed as
+soon as the reading is done, also on error. Errors name the file as the client did, never by its
+temporary path on the server.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import os
 import re
 import tempfile
@@ -21,7 +24,8 @@ from typing import TypeVar
 import numpy as np
 
 from weightspace.atlas.model import Atlas
-from weightspace.errors import WeightspaceError
+from weightspace.errors import CheckpointError, WeightspaceError
+from weightspace.io.limits import UPLOAD_MAX_WEIGHTS, check_declared_weights
 from weightspace.io.load import load_weights
 from weightspace.io.weightset import WeightSet
 
@@ -38,6 +42,7 @@ __all__ = [
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 T = TypeVar("T")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class UploadError(WeightspaceError):
@@ -86,6 +91,42 @@ def _safe_name(filename: str | None) -> str:
     return safe or "upload.bin"
 
 
+def _shown_name(filename: str | None) -> str:
+    """The uploaded file's own name, as messages show it (last component, printable, short)."""
+    base = Path(str(filename or "").replace("\\", "/")).name
+    shown = _UNPRINTABLE.sub("?", base)[:120]
+    return shown or "upload"
+
+
+def _load(path: Path, shown: str, max_weights: int | None) -> WeightSet:
+    """``load_weights(path)`` under the weight limit, with ``shown`` as the weights' source.
+
+    Every reader refuses a file that declares more than ``max_weights`` before allocating; the
+    count is checked again on what was read (legacy torch pickles declare sizes only as they load).
+    """
+    weights = load_weights(path, max_weights=max_weights)
+    check_declared_weights(shown, weights.n_params, max_weights)
+    return dataclasses.replace(weights, source=shown)
+
+
+def _scrub(text: str, folder: str, path: Path, shown: str) -> str:
+    return text.replace(str(path), shown).replace(folder, "<upload>")
+
+
+def _client_error(exc: Exception, folder: str, path: Path, shown: str, doing: str) -> Exception:
+    """``exc`` as the client may see it: its file named ``shown``, no server path in the text."""
+    if isinstance(exc, CheckpointError):
+        problem = _scrub(exc.problem, folder, path, shown)
+        try:
+            return type(exc)(shown, problem)
+        except TypeError:  # a subclass with another signature
+            return CheckpointError(shown, problem)
+    text = _scrub(str(exc), folder, path, shown)
+    if isinstance(exc, WeightspaceError | ImportError):
+        return exc if text == str(exc) else UploadError(text)
+    return CheckpointError(shown, f"could not be {doing} ({type(exc).__name__}: {text})")
+
+
 def decoded_size(contents: str) -> int:
     """Bytes that a data URL's base64 payload decodes to (computed without decoding)."""
     payload = contents.partition(",")[2].strip()
@@ -99,6 +140,7 @@ def read_upload(
     use: Callable[[WeightSet], T],
     *,
     max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_weights: int | None = UPLOAD_MAX_WEIGHTS,
     tmp_root: str | os.PathLike[str] | None = None,
 ) -> T:
     """Read an uploaded checkpoint and return ``use(weights)``, computed while the file exists.
@@ -108,12 +150,16 @@ def read_upload(
     contents : str
         A data URL, ``data:<type>;base64,<payload>``.
     filename : str, optional
-        The uploaded file's name (only its last component, made safe, is used: its suffix helps
-        detect the format).
+        The uploaded file's name: messages show its last component; the temporary file is named
+        after it, made safe (its suffix helps detect the format).
     use : callable
-        Called with the :class:`~weightspace.io.weightset.WeightSet`; its result is returned.
+        Called with the :class:`~weightspace.io.weightset.WeightSet` (its ``source`` is the
+        uploaded file's name); its result is returned.
     max_bytes : int, default=200 MiB
         Largest decoded size accepted; larger uploads raise before anything is decoded or written.
+    max_weights : int or None, default=50,000,000
+        Most weights the checkpoint may declare (:data:`~weightspace.io.limits.UPLOAD_MAX_WEIGHTS`);
+        ``None``: no limit.
     tmp_root : path, optional
         Where the temporary folder is made (default: the system's temporary directory).
 
@@ -122,29 +168,38 @@ def read_upload(
     UploadError
         Too large, or not a base64 data URL.
     CheckpointError
-        The bytes are not a readable checkpoint.
+        The bytes are not a readable checkpoint (:class:`~weightspace.errors.WeightLimitError`:
+        more than ``max_weights`` weights), named by ``filename``.
     """
+    shown = _shown_name(filename)
     header, sep, payload = contents.partition(",")
     if not sep or not header.startswith("data:") or ";base64" not in header:
         raise UploadError(
-            f"{_safe_name(filename)}: expected a data URL 'data:...;base64,...'; got "
-            f"{contents[:40]!r}"
+            f"{shown}: expected a data URL 'data:...;base64,...'; got {contents[:40]!r}"
         )
     size = decoded_size(contents)
     if size > max_bytes:
         raise UploadError(
-            f"{_safe_name(filename)}: {size / 2**20:.1f} MiB is over the upload limit of "
+            f"{shown}: {size / 2**20:.1f} MiB is over the upload limit of "
             f"{max_bytes / 2**20:.1f} MiB; raise it with --max-upload-mb"
         )
     try:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise UploadError(f"{_safe_name(filename)}: the upload is not valid base64") from None
+        raise UploadError(f"{shown}: the upload is not valid base64") from None
+    # the folder and its file are removed when the block ends, whatever ends it
     with tempfile.TemporaryDirectory(prefix="weightspace-upload-", dir=tmp_root) as folder:
         path = Path(folder) / _safe_name(filename)
         path.write_bytes(raw)
         del raw
-        return use(load_weights(path))
+        try:
+            weights = _load(path, shown, max_weights)
+        except Exception as exc:
+            raise _client_error(exc, folder, path, shown, "read") from None
+        try:
+            return use(weights)
+        except Exception as exc:
+            raise _client_error(exc, folder, path, shown, "placed") from None
 
 
 def describe_weights(atlas: Atlas, weights: WeightSet) -> np.ndarray:

@@ -1,7 +1,8 @@
 """``weightspace atlas``: the model atlas as a web app (``serve``) or a self-contained file (``export``).
 
-``weightspace atlas serve LIB [--host 127.0.0.1] [--port 8050]`` maps a library (or an atlas saved
-as JSON) and serves the Dash app; ``weightspace atlas export LIB -o atlas.html [--png map.png]
+``weightspace atlas serve LIB [--host 127.0.0.1] [--port 8050] [--allowed-host NAME]
+[--max-weights N]`` maps a library (or an atlas saved as JSON) and serves the Dash app, answering
+only the host names it is served on; ``weightspace atlas export LIB -o atlas.html [--png map.png]
 [--json atlas.json]`` writes the same atlas as one HTML file that opens with no server or network,
 a static figure, or the serialized atlas.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from weightspace.errors import WeightspaceError
+from weightspace.io.limits import UPLOAD_MAX_WEIGHTS
 
 if TYPE_CHECKING:
     from weightspace.atlas import Atlas
@@ -39,7 +41,16 @@ def register(commands: Any) -> None:
     serve.add_argument(
         "--max-upload-mb", type=float, default=200.0, help="largest checkpoint upload (MB)"
     )
+    serve.add_argument(
+        "--max-weights", type=int, default=UPLOAD_MAX_WEIGHTS,
+        help=f"most weights an uploaded checkpoint may declare (default: {UPLOAD_MAX_WEIGHTS:,})",
+    )  # fmt: skip
     serve.add_argument("--upload-dir", type=Path, help="where uploads' temporary folders are made")
+    serve.add_argument(
+        "--allowed-host", action="append", default=[], metavar="NAME[:PORT]",
+        help="also answer this Host name (a reverse proxy's; repeatable); the app refuses every "
+        "other name than the address it is bound to (and localhost on loopback)",
+    )  # fmt: skip
     serve.set_defaults(run=_serve)
 
     export = sub.add_parser("export", help="write the atlas as one self-contained HTML file")
@@ -109,16 +120,25 @@ def load_or_build(args: argparse.Namespace) -> Atlas:
 
 def _serve(args: argparse.Namespace) -> int:
     from weightspace.atlas import serve
+    from weightspace.atlas.hosts import parse_host
 
     if args.max_upload_mb <= 0:
         raise WeightspaceError(f"--max-upload-mb must be positive; got {args.max_upload_mb}")
+    if args.max_weights <= 0:
+        raise WeightspaceError(f"--max-weights must be a positive integer; got {args.max_weights}")
+    for name in args.allowed_host:
+        if parse_host(name) is None:
+            raise WeightspaceError(
+                f"--allowed-host {name!r}: expected a host name or NAME:PORT, e.g. atlas.example.org"
+            )
     atlas = load_or_build(args)
     if atlas.colorings and args.color_by:
         atlas.coloring(args.color_by)
     if not _is_loopback(args.host):
         print(
             f"weightspace: warning: serving on {args.host}, reachable from other machines; "
-            "the app has no authentication",
+            "the app has no authentication (it answers only the address it is bound to, IP "
+            "addresses if bound to all, and the names given with --allowed-host)",
             file=sys.stderr,
         )
     print(f"atlas of {len(atlas):,} models at http://{args.host}:{args.port}/ (Ctrl-C to stop)")
@@ -127,7 +147,9 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         max_upload_bytes=int(args.max_upload_mb * 2**20),
+        max_weights=args.max_weights,
         upload_dir=args.upload_dir,
+        allowed_hosts=args.allowed_host,
         color_by=args.color_by,
     )
     return 0

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from weightspace.cli.library_cmd import parse_meta
+from weightspace.cli.engine_args import add_engine_arguments, engine_runtime
+from weightspace.cli.library_cmd import add_max_weights_argument, parse_meta
 from weightspace.errors import WeightspaceError
 
 __all__ = ["register"]
@@ -43,7 +44,9 @@ def register(commands: Any) -> None:
     p.add_argument("-o", "--out", type=Path, help="output .npy or .parquet (with model ids)")
     p.add_argument("--model", type=int, help="with --plot: the library model to draw")
     p.add_argument("--plot", type=Path, help="write the MI-WD figure of --model (PNG)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_max_weights_argument(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar (none off a terminal)")
+    add_engine_arguments(p)
     p.set_defaults(run=_describe)
 
 
@@ -73,16 +76,23 @@ def _describe(args: argparse.Namespace) -> int:
 
         lib = Library(first)
         ids = lib.ids(args.where)
-        ids, X = describe_library(
-            lib,
-            args.repr,
-            ids=ids,
-            snapshot=args.snapshot,
-            params=_params(args),
-            progress=not args.quiet,
-        )
+        with engine_runtime(args):
+            ids, X = describe_library(
+                lib,
+                args.repr,
+                ids=ids,
+                snapshot=args.snapshot,
+                params=_params(args),
+                progress=not args.quiet,
+                engine=args.engine,
+            )
         labels = [str(i) for i in ids]
     else:
+        if args.engine != "local":
+            raise WeightspaceError(
+                f"--engine {args.engine} describes a library; checkpoint files are described in "
+                "this process (drop --engine, or add the files to a library first)"
+            )
         X, labels = _describe_files(args)
     _write(args.out, X, labels)
     print(f"wrote {args.out}: {X.shape[0]} model(s) x {X.shape[1]} features ({args.repr})")
@@ -94,7 +104,7 @@ def _describe_files(args: argparse.Namespace) -> tuple[np.ndarray, list[str]]:
     from weightspace.represent.registry import _spec, create_representation
 
     spec = _spec(args.repr)
-    sets = [load_weights(p) for p in args.source]
+    sets = [load_weights(p, max_weights=args.max_weights) for p in args.source]
     inputs: list[Any] = [ws.vector() for ws in sets] if spec.reads == "vectors" else sets
     estimator = create_representation(args.repr, **_params(args))
     X = np.asarray(estimator.fit(inputs).transform(inputs), dtype=np.float32)

@@ -4,14 +4,43 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from weightspace.errors import WeightspaceError
+from weightspace.io.limits import DEFAULT_MAX_WEIGHTS
 from weightspace.library import Library
 
-__all__ = ["parse_meta", "register"]
+__all__ = ["add_max_weights_argument", "parse_meta", "register"]
+
+
+def _max_weights(text: str) -> int | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = int(text.replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number or 'none'; got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'none'; got {text!r}")
+    return value
+
+
+def add_max_weights_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--max-weights N`` (the limit checked before a checkpoint file is read)."""
+    parser.add_argument(
+        "--max-weights",
+        type=_max_weights,
+        default=DEFAULT_MAX_WEIGHTS,
+        metavar="N",
+        help=(
+            "refuse a checkpoint file that declares more than N weights, or compressed data that "
+            "inflates more than 100:1, before reading it (decompression and allocation bombs); "
+            f"default {DEFAULT_MAX_WEIGHTS:,}; 'none' for no limit"
+        ),
+    )
 
 
 def register(commands: Any) -> None:
@@ -41,7 +70,8 @@ def register(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="a hyper-parameter for every added model; repeatable",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_max_weights_argument(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar (none off a terminal)")
     p.set_defaults(run=_add)
 
     p = sub.add_parser("info", help="summary of a library")
@@ -112,8 +142,9 @@ def _add(args: argparse.Namespace) -> int:
         {"weights": f, "name": f.name, "source": str(f), "metadata": meta, "hparams": hparams}
         for f in args.files
     )
-    show = (not args.quiet and sys.stderr.isatty()) or (not args.quiet and len(args.files) > 1)
-    ids = lib.add_many(items, progress=show, total=len(args.files))
+    ids = lib.add_many(
+        items, progress=not args.quiet, total=len(args.files), max_weights=args.max_weights
+    )
     print(f"added {len(ids)} model(s) to {lib.path}: ids {_ranges(ids)}")
     return 0
 

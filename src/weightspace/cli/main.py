@@ -1,12 +1,14 @@
 """Entry point of the ``weightspace`` command: builds the parser and maps errors to exit codes.
 
-Exit codes: 0 success, 1 bad input or state (a :class:`WeightspaceError`: one line on stderr naming
-the file and the problem), 2 bad command-line usage (argparse), 130 interrupted.
+Exit codes: 0 success, 1 bad input or state (a :class:`WeightspaceError` or an ``OSError``: one line
+on stderr naming the file and the problem), 2 bad command-line usage (argparse), 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM while a library is written; its staged files are removed).
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -15,7 +17,9 @@ from weightspace.cli import (
     atlas_cmd,
     demo_cmd,
     describe_cmd,
+    learn_cmd,
     library_cmd,
+    predict_cmd,
     probe_cmd,
     reproduce_cmd,
     zoo_cmd,
@@ -42,9 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     describe_cmd.register(commands)
     reproduce_cmd.register(commands)
     probe_cmd.register(commands)
+    learn_cmd.register(commands)
+    predict_cmd.register(commands)
     atlas_cmd.register(commands)
     demo_cmd.register(commands)
     return parser
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks (a file name can hold them) turned into spaces."""
+    return " ".join(text.splitlines())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,8 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code = args.run(args)
-    except WeightspaceError as exc:
-        print(f"weightspace: error: {exc}", file=sys.stderr)
+    except (WeightspaceError, OSError) as exc:  # OSError: permissions, a full disk...
+        print(f"weightspace: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # a damaged library database, wherever it is read
+        where = getattr(args, "path", None) or getattr(args, "library", None) or "library"
+        print(f"weightspace: error: {where}: library database error ({exc})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("weightspace: interrupted", file=sys.stderr)

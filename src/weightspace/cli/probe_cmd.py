@@ -90,8 +90,10 @@ def register(commands: Any) -> None:
     p.set_defaults(run=_regression)
 
     from weightspace.cli.probe_dmc import register_dmc
+    from weightspace.cli.probe_linear import register_linear
 
     register_dmc(sub)
+    register_linear(sub)
 
 
 def add_common_arguments(p: argparse.ArgumentParser, *, seed: bool = True) -> None:

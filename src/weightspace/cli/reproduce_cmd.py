@@ -33,8 +33,10 @@ def register(commands: Any) -> None:
     add_selection_arguments(p)
     p.set_defaults(run=_invariance)
 
+    from weightspace.cli.reproduce_accuracy import register_accuracy
     from weightspace.cli.reproduce_embeddings import register_embeddings
     from weightspace.cli.reproduce_htt import register_htt
+    from weightspace.cli.reproduce_hyper import register_hyper
     from weightspace.cli.reproduce_performance_maps import register_performance_maps
     from weightspace.cli.reproduce_untangling import register_untangling
 
@@ -42,6 +44,8 @@ def register(commands: Any) -> None:
     register_htt(sub)
     register_embeddings(sub)
     register_performance_maps(sub)
+    register_hyper(sub)
+    register_accuracy(sub)
 
 
 def _invariance(args: argparse.Namespace) -> int:

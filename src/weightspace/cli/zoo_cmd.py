@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from weightspace.cli.engine_args import add_engine_arguments, engine_runtime
 from weightspace.errors import WeightspaceError
 
 __all__ = ["register"]
@@ -37,8 +38,26 @@ def register(commands: Any) -> None:
     p.add_argument("--snapshots", type=int, help="snapshots kept per model (default 20)")
     p.add_argument("--train-samples", type=int, help="training images per dataset (subsample)")
     p.add_argument("--input-size", type=int, help="common input size (3 x S x S)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: cores); with --engine ray, the CPUs of a local runtime",
+    )
     p.add_argument("--group-size", type=int, default=32, help="models per worker task")
+    add_engine_arguments(p)
+    p.add_argument(
+        "--cpus-per-model",
+        type=float,
+        default=1.0,
+        help="with --engine ray: CPUs each training task holds (default 1)",
+    )
+    p.add_argument(
+        "--gpus-per-model",
+        type=float,
+        default=0.0,
+        help="with --engine ray: GPUs each task reserves (default 0; the trainer runs on the CPU)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_generate)
 
@@ -92,13 +111,21 @@ def _plan(args: argparse.Namespace) -> Any:
 def _generate(args: argparse.Namespace) -> int:
     import os
 
+    from weightspace.zoo.engines import create_engine
     from weightspace.zoo.generate import generate_zoo
 
     plan = _plan(args)
     workers = args.workers if args.workers is not None else max(1, os.cpu_count() or 1)
-    report = generate_zoo(
-        plan, args.out, workers=workers, group_size=args.group_size, progress=not args.quiet
+    engine = create_engine(
+        args.engine,
+        workers=workers,
+        cpus_per_model=args.cpus_per_model,
+        gpus_per_model=args.gpus_per_model,
     )
+    with engine_runtime(args, num_cpus=args.workers):
+        report = generate_zoo(
+            plan, args.out, group_size=args.group_size, progress=not args.quiet, engine=engine
+        )
     print(
         f"zoo {plan.space}: {report.planned} planned, {report.already_done} already in {args.out}, "
         f"{report.trained} trained in {report.seconds:.0f} s"

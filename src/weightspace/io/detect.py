@@ -10,7 +10,9 @@ from weightspace.errors import CheckpointError
 
 __all__ = ["FORMATS", "Format", "detect_format"]
 
-Format = Literal["torch", "safetensors", "keras-h5", "keras-zip", "onnx", "npy", "npz"]
+Format = Literal[
+    "torch", "safetensors", "keras-h5", "keras-zip", "onnx", "npy", "npz", "hf-folder", "hf-zip"
+]
 FORMATS: tuple[Format, ...] = (
     "torch",
     "safetensors",
@@ -19,6 +21,8 @@ FORMATS: tuple[Format, ...] = (
     "onnx",
     "npy",
     "npz",
+    "hf-folder",
+    "hf-zip",
 )
 
 _HDF5 = b"\x89HDF\r\n\x1a\n"
@@ -29,16 +33,28 @@ _ZIP = b"PK\x03\x04"
 def detect_format(path: str | Path) -> Format:
     """Return the checkpoint format of ``path`` from its first bytes.
 
+    A directory is ``"hf-folder"`` when it holds a Hugging Face checkpoint (``model.safetensors``,
+    ``pytorch_model.bin`` or their shard index), and a zip holding such a folder is ``"hf-zip"``.
+
     Raises
     ------
     CheckpointError
-        If the file is missing, empty, a directory, or of no supported format.
+        If the file is missing, empty, a directory that is no Hugging Face model folder, or of no
+        supported format.
     """
     p = Path(path)
     if not p.exists():
         raise CheckpointError(p, "no such file; check the path")
     if p.is_dir():
-        raise CheckpointError(p, "is a directory; pass a checkpoint file")
+        from weightspace.io.hf_folder import HF_WEIGHT_FILES, find_hf_checkpoint
+
+        if find_hf_checkpoint(p) is not None:
+            return "hf-folder"
+        raise CheckpointError(
+            p,
+            f"is a directory with none of {', '.join(HF_WEIGHT_FILES)} (a Hugging Face model "
+            "folder); pass a checkpoint file or such a folder",
+        )
     size = p.stat().st_size
     if size == 0:
         raise CheckpointError(p, "empty file (0 bytes); the checkpoint was not written completely")
@@ -74,7 +90,7 @@ def _detect_zip(p: Path) -> Format:
     try:
         with zipfile.ZipFile(p) as z:
             names = z.namelist()
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
         raise CheckpointError(
             p, "corrupt or truncated zip archive; the checkpoint was not written completely"
         ) from None
@@ -84,8 +100,12 @@ def _detect_zip(p: Path) -> Format:
         return "keras-zip"
     if names and all(n.endswith(".npy") for n in names):
         return "npz"
+    from weightspace.io.hf_folder import zip_holds_hf_folder
+
+    if zip_holds_hf_folder(names):
+        return "hf-zip"
     raise CheckpointError(
         p,
         f"zip archive with unknown content ({', '.join(names[:5])}...); expected a torch.save "
-        "checkpoint, a .keras file or a NumPy .npz",
+        "checkpoint, a .keras file, a NumPy .npz or a zipped Hugging Face model folder",
     )

@@ -7,6 +7,7 @@ Files are loaded with ``torch.load(weights_only=True)``: a pickle that needs cod
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,13 +16,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from weightspace.errors import CheckpointError, UnsafeCheckpointError
+from weightspace.io.archive import ZIP_ERRORS, check_zip_members, describe
+from weightspace.io.limits import DEFAULT_MAX_WEIGHTS, check_declared_weights
 from weightspace.io.naming import assign_roles
+from weightspace.io.pickle_scan import scan_pickle
 from weightspace.io.weightset import Role, WeightSet
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["read_module", "read_state_dict", "read_torch_file"]
+
+#: Modules whose globals torch's safe unpickler allows in a state dict (tensor rebuilding).
+_TORCH_GLOBALS = ("torch", "collections")
+
+#: Mappings nested deeper than this are not a state dict (and would overflow the stack).
+_MAX_DEPTH = 64
 
 #: Keys under which training scripts commonly nest the model's state dict.
 _NESTED_KEYS = (
@@ -36,31 +46,98 @@ _NESTED_KEYS = (
 )
 
 
-def read_torch_file(path: Path) -> WeightSet:
-    """Read a ``torch.save`` checkpoint without executing pickled code."""
+def read_torch_file(path: Path, *, max_weights: int | None = DEFAULT_MAX_WEIGHTS) -> WeightSet:
+    """Read a ``torch.save`` checkpoint without executing pickled code.
+
+    Zip-format files (what ``torch.save`` writes) are memory-mapped, so no tensor data is read
+    before the tensors' element count is checked against ``max_weights``; their members' declared
+    sizes are checked before loading. Other files must be a pickle (legacy ``torch.save``), or they
+    are refused as not a checkpoint.
+    """
     import torch
 
     is_zip = zipfile.is_zipfile(path)
+    if is_zip:
+        _check_torch_zip(path, max_weights)
+    else:
+        try:
+            with path.open("rb") as f:
+                scan_pickle(f)
+        except ValueError as exc:
+            raise CheckpointError(
+                path,
+                "not a PyTorch checkpoint: neither a zip archive written by torch.save nor a "
+                f"pickle ({exc})",
+            ) from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
     except pickle.UnpicklingError as exc:
-        detail = str(exc).splitlines()
-        hint = next((line.strip() for line in detail if "GLOBAL" in line or "global" in line), "")
-        if "weights_only" in str(exc).lower() or "Weights only load failed" in str(exc):
-            raise UnsafeCheckpointError(
-                path,
-                "the pickle needs code to load ("
-                + (hint or "it references a Python object")
-                + "); weightspace never runs pickled code. Re-save only the tensors: "
-                "torch.save(model.state_dict(), path), or convert it to safetensors",
-            ) from None
-        raise CheckpointError(path, f"corrupt pickle ({detail[0] if detail else exc})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _unpickling_error(path, exc, is_zip) from None
+    except Exception as exc:  # RuntimeError, EOFError, KeyError... on corrupt files
         raise CheckpointError(
-            path, f"truncated or corrupt PyTorch checkpoint ({first}); save it again"
+            path, f"truncated or corrupt PyTorch checkpoint ({describe(exc)}); save it again"
         ) from None
-    return read_state_dict(_find_state_dict(obj, str(path)), source=str(path))
+    state = _find_state_dict(obj, str(path))
+    declared = sum(
+        int(v.numel()) if isinstance(v, torch.Tensor) else int(np.size(v)) for v in state.values()
+    )
+    check_declared_weights(path, declared, max_weights, what="tensors")
+    return read_state_dict(state, source=str(path))
+
+
+def _globals_of(path: Path, is_zip: bool) -> list[str]:
+    """Globals the checkpoint's pickle names (none if it is not a valid pickle)."""
+    try:
+        if not is_zip:
+            with path.open("rb") as f:
+                return scan_pickle(f)
+        with zipfile.ZipFile(path) as z:
+            member = next((n for n in z.namelist() if n.endswith("data.pkl")), None)
+            if member is None:
+                return []
+            with z.open(member) as f:
+                return scan_pickle(f)
+    except ZIP_ERRORS:  # ValueError (not a pickle) is one of them
+        return []
+
+
+def _check_torch_zip(path: Path, max_weights: int | None) -> None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            check_zip_members(path, z, max_weights)
+            for info in z.infolist():
+                if "/data/" in info.filename and info.compress_type != zipfile.ZIP_STORED:
+                    raise CheckpointError(
+                        path,
+                        f"tensor data {info.filename!r} is compressed; torch.save stores tensors "
+                        "uncompressed (and weightspace memory-maps them): save it with torch.save",
+                    )
+    except zipfile.BadZipFile as exc:
+        raise CheckpointError(path, f"corrupt zip archive ({describe(exc)})") from None
+
+
+def _unpickling_error(path: Path, exc: Exception, is_zip: bool) -> CheckpointError:
+    """Say why torch's safe unpickler refused a file: code to run, or not a checkpoint at all."""
+    text = str(exc)
+    match = re.search(r"GLOBAL ([\w.]+)", text)
+    referenced = match.group(1) if match else None
+    if referenced is None:
+        found = [g for g in _globals_of(path, is_zip) if not g.startswith(_TORCH_GLOBALS)]
+        referenced = found[0] if found else None
+    if referenced is not None:
+        return UnsafeCheckpointError(
+            path,
+            f"the pickle needs code to load (it references {referenced}); weightspace never runs "
+            "pickled code. Re-save only the tensors: torch.save(model.state_dict(), path), or "
+            "convert it to safetensors",
+        )
+    detail = next((line.strip() for line in text.splitlines() if "Unsupported" in line), "")
+    return CheckpointError(
+        path,
+        "not a PyTorch checkpoint: a pickle that torch.load(weights_only=True) cannot read"
+        + (f" ({detail})" if detail else "")
+        + "; save the state dict with torch.save",
+    )
 
 
 def read_state_dict(
@@ -120,36 +197,51 @@ def _find_state_dict(obj: Any, source: str) -> Mapping[str, Any]:
         return obj
     for key in _NESTED_KEYS:
         inner = obj.get(key)
-        if isinstance(inner, Mapping) and any(_has_tensor(v) for v in inner.values()):
-            return _flatten(inner)
-    flat = _flatten({k: v for k, v in obj.items() if not str(k).startswith("optim")})
+        if isinstance(inner, Mapping) and any(_has_tensor(v, source, 1) for v in inner.values()):
+            return _flatten(inner, source)
+    flat = _flatten({k: v for k, v in obj.items() if not str(k).startswith("optim")}, source)
     if not flat:
+        keys = [str(k)[:40] if isinstance(k, str | int) else type(k).__name__ for k in obj]
+        more = f", ... ({len(keys)} keys)" if len(keys) > 10 else ""
         raise CheckpointError(
-            source, "no tensors found in the checkpoint (keys: " + ", ".join(map(str, obj)) + ")"
+            source, f"no tensors found in the checkpoint (keys: {', '.join(keys[:10])}{more})"
         )
     return flat
 
 
-def _has_tensor(value: Any) -> bool:
+def _too_deep(source: str) -> CheckpointError:
+    return CheckpointError(
+        source,
+        f"mappings nested more than {_MAX_DEPTH} deep; not a state dict: save model.state_dict()",
+    )
+
+
+def _has_tensor(value: Any, source: str, depth: int) -> bool:
     import torch
 
+    if depth > _MAX_DEPTH:
+        raise _too_deep(source)
     if isinstance(value, torch.Tensor):
         return True
     if isinstance(value, Mapping):
-        return any(_has_tensor(v) for v in value.values())
+        return any(_has_tensor(v, source, depth + 1) for v in value.values())
     return False
 
 
-def _flatten(tree: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
+def _flatten(
+    tree: Mapping[Any, Any], source: str, prefix: str = "", depth: int = 0
+) -> dict[str, Any]:
     import torch
 
+    if depth > _MAX_DEPTH:
+        raise _too_deep(source)
     out: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
         if isinstance(value, torch.Tensor | np.ndarray):
             out[name] = value
         elif isinstance(value, Mapping):
-            out.update(_flatten(value, f"{name}."))
+            out.update(_flatten(value, source, f"{name}.", depth + 1))
     return out
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from weightspace.errors import LibraryLockedError
 
-__all__ = ["write_lock"]
+__all__ = ["sigterm_as_exit", "write_lock"]
 
 
 @contextmanager
@@ -43,3 +45,27 @@ def write_lock(path: Path, timeout: float) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """Turn SIGTERM into ``SystemExit(143)`` while a writer stages files, so that its clean-up
+    (the same as for Ctrl-C) runs before the process ends.
+
+    Only in the main thread, and only where SIGTERM still has its default action (a program that
+    installed its own handler keeps it).
+    """
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -30,15 +30,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from safetensors import SafetensorError
 
 from weightspace._version import __version__
 from weightspace.errors import LibraryError, WeightspaceError
+from weightspace.io.limits import DEFAULT_MAX_WEIGHTS
 from weightspace.io.load import load_weights
 from weightspace.io.safetensors_format import weightset_metadata, write_safetensors
 from weightspace.io.weightset import WeightSet
 from weightspace.library import schema
 from weightspace.library.cache import ArrayCache
-from weightspace.library.lock import write_lock
+from weightspace.library.lock import sigterm_as_exit, write_lock
 from weightspace.library.records import LibraryInfo, SnapshotRecord
 from weightspace.library.weightfile import ModelFile, read_vector, structure_of, write_model_file
 from weightspace.vectors import stack_resampled
@@ -200,6 +202,7 @@ class Library:
         metrics: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
         snapshots: Sequence[SnapshotRecord | Mapping[str, Any]] | None = None,
+        max_weights: int | None = DEFAULT_MAX_WEIGHTS,
     ) -> int:
         """Add one model (one or more snapshots of one training) atomically; return its id.
 
@@ -216,6 +219,8 @@ class Library:
             models table (letters, digits, underscores).
         snapshots : sequence of SnapshotRecord or mapping, optional
             One record per snapshot (epoch, progress, accuracies, losses).
+        max_weights : int or None, default=2**31 - 1
+            Refuse checkpoint files that declare more weights (see :func:`load_weights`).
         """
         return self.add_many(
             [
@@ -228,7 +233,8 @@ class Library:
                     "metadata": metadata,
                     "snapshots": snapshots,
                 }
-            ]
+            ],
+            max_weights=max_weights,
         )[0]
 
     def add_many(
@@ -237,30 +243,40 @@ class Library:
         *,
         progress: bool = False,
         total: int | None = None,
+        max_weights: int | None = DEFAULT_MAX_WEIGHTS,
     ) -> list[int]:
         """Add several models in one transaction: all of them, or (on any error) none.
 
         ``items`` yields mappings of the keyword arguments of :meth:`add`; weights given as paths
-        are read one at a time, so memory stays bounded however many models are added.
+        are read one at a time, so memory stays bounded however many models are added. Files that
+        declare more than ``max_weights`` weights are refused (see :func:`load_weights`). The
+        progress bar shows only on a terminal. The weight files staged so far are removed on any
+        error, Ctrl-C, or SIGTERM.
         """
         staged: list[tuple[Path, dict[str, Any]]] = []
-        with write_lock(self.path, self.timeout):
+        committed = False
+        with write_lock(self.path, self.timeout), sigterm_as_exit():
             self._remove_orphans()
             try:
                 iterator: Iterable[Mapping[str, Any]] = items
                 if progress:
-                    from tqdm.auto import tqdm
+                    from weightspace._progress import progress_bar
 
-                    iterator = tqdm(items, total=total, unit="model", desc="adding")
+                    iterator = progress_bar(items, total=total, unit="model", desc="adding")
                 for item in iterator:
-                    staged.append(self._stage(item))
-                return self._commit(staged)
+                    staged.append(self._stage(item, max_weights))
+                ids = self._commit(staged)
+                committed = True
+                return ids
             except BaseException:
-                for path, _ in staged:
-                    path.unlink(missing_ok=True)
+                if not committed:
+                    for path, _ in staged:
+                        path.unlink(missing_ok=True)
                 raise
 
-    def _stage(self, item: Mapping[str, Any]) -> tuple[Path, dict[str, Any]]:
+    def _stage(
+        self, item: Mapping[str, Any], max_weights: int | None = DEFAULT_MAX_WEIGHTS
+    ) -> tuple[Path, dict[str, Any]]:
         unknown = set(item) - {
             "weights",
             "name",
@@ -277,7 +293,7 @@ class Library:
             raw, Sequence
         ):
             raw = [raw]
-        sets = [load_weights(w) for w in raw]
+        sets = [load_weights(w, max_weights=max_weights) for w in raw]
         if not sets:
             raise LibraryError("add() needs at least one snapshot of weights")
         first = sets[0]
@@ -440,7 +456,7 @@ class Library:
     def ids(self, where: str | None = None, params: Sequence[Any] = ()) -> list[int]:
         """Model ids, optionally filtered by an SQL condition on the models table."""
         sql = "SELECT id FROM models" + (f" WHERE {where}" if where else "") + " ORDER BY id"
-        return [int(r[0]) for r in self._run_readonly(sql, params).fetchall()]
+        return [int(r[0]) for r in self._run_readonly(sql, params)[1]]
 
     def _files(self, ids: Sequence[int]) -> list[Path]:
         known = dict(self._conn().execute("SELECT id, file FROM models").fetchall())
@@ -486,17 +502,23 @@ class Library:
             yield Batch(part, stack_resampled(vecs, length) if length is not None else vecs)
 
     # ------------------------------------------------------------------ queries
-    def _run_readonly(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def _run_readonly(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """``(column names, rows)`` of a read-only query; any SQL error (also one that happens
+        while rows are fetched) is a :class:`LibraryError`."""
         try:
-            return self._readonly_conn().execute(sql, tuple(params))
-        except sqlite3.Error as exc:
-            raise LibraryError(f"SQL error: {exc} (in: {sql})") from None
+            cur = self._readonly_conn().execute(sql, tuple(params))
+            return [d[0] for d in cur.description or ()], cur.fetchall()
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is sqlite3.DatabaseError:  # not the query's fault: a damaged file
+                raise _corrupt(self.path, exc) from None
+            raise LibraryError(f"{self.path}: SQL error: {exc} (in: {sql})") from None
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Run a read-only SQL query (tables models, snapshots, layers, columns); a DataFrame."""
-        cur = self._run_readonly(query, params)
-        names = [d[0] for d in cur.description or ()]
-        frame = pd.DataFrame.from_records(cur.fetchall(), columns=names)
+        names, rows = self._run_readonly(query, params)
+        frame = pd.DataFrame.from_records(rows, columns=names)
         return self._restore_types(frame)
 
     def query(
@@ -559,6 +581,12 @@ class Library:
 
     def info(self) -> LibraryInfo:
         """Counts, size on disk, columns and models with non-finite weights."""
+        try:
+            return self._info()
+        except sqlite3.DatabaseError as exc:
+            raise _corrupt(self.path, exc) from None
+
+    def _info(self) -> LibraryInfo:
         conn = self._conn()
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         n_models, n_snap, n_weights, n_arch = conn.execute(
@@ -590,8 +618,21 @@ class Library:
         target = Path(out)
         if target.suffix != ".safetensors":
             raise WeightspaceError(f"{target}: export writes safetensors; use a .safetensors name")
-        write_safetensors(target, dict(ws.to_numpy()), metadata=weightset_metadata(ws))
+        if not target.parent.is_dir():
+            raise WeightspaceError(
+                f"{target}: the folder {target.parent} does not exist; create it first"
+            )
+        try:
+            write_safetensors(target, dict(ws.to_numpy()), metadata=weightset_metadata(ws))
+        except (OSError, SafetensorError) as exc:
+            raise WeightspaceError(f"{target}: cannot write the file ({exc})") from None
         return target
+
+
+def _corrupt(path: Path, exc: sqlite3.DatabaseError) -> LibraryError:
+    return LibraryError(
+        f"{path / schema.DB_NAME}: corrupt library database ({exc}); restore it from a backup"
+    )
 
 
 def _sql_value(key: str, value: Any) -> Any:

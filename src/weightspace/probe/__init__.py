@@ -4,6 +4,8 @@
   representation, with feature importance (Eilertsen et al. 2020, sec. 5 and appendix E);
 - :func:`accuracy_regression`: test accuracy regressed on hyper-parameters per dataset
   (sec. 4.2 and appendix D);
+- :func:`linear_probe`: ridge / linear-classifier probes of snapshot and model properties from any
+  representation, split by model (Schürholt et al.'s protocol);
 - common ground: :class:`FailureFilter` (failed trainings), :func:`balance_classes`,
   :func:`model_splits` (folds by model), and the :class:`ProbeResult` contract (``to_frame``,
   ``plot``, ``summary``, ``write_report``).
@@ -26,6 +28,7 @@ from weightspace.probe.common import (
 )
 from weightspace.probe.features import FeatureLayout, feature_layout, load_features
 from weightspace.probe.htt import HTTResult, htt_probe
+from weightspace.probe.linear import LinearProbeResult, TargetResult, linear_probe
 from weightspace.probe.regression import RegressionResult, accuracy_regression, regress_accuracy
 from weightspace.probe.report import ProbeResult, Report, markdown_table
 from weightspace.probe.svm import (
@@ -42,12 +45,14 @@ __all__ = [
     "FailureFilter",
     "FeatureLayout",
     "HTTResult",
+    "LinearProbeResult",
     "NWS_THRESHOLDS",
     "ProbeError",
     "ProbeResult",
     "RegressionResult",
     "Report",
     "SVMResult",
+    "TargetResult",
     "TargetScores",
     "accuracy_regression",
     "balance_classes",
@@ -56,6 +61,7 @@ __all__ = [
     "dataset_key",
     "feature_layout",
     "htt_probe",
+    "linear_probe",
     "load_features",
     "markdown_table",
     "model_splits",

@@ -254,7 +254,7 @@ def fit_dmc(
     progress : bool, default=False
         A progress bar over the steps.
     """
-    from tqdm.auto import tqdm
+    from weightspace._progress import progress_bar
 
     config.check()
     device = resolve_device(config.device)
@@ -307,8 +307,8 @@ def fit_dmc(
     began = time.perf_counter()
     network.train()
     order = rng.permutation(n)
-    bar = tqdm(
-        range(total), desc=desc, unit="step", disable=not progress, leave=False, mininterval=1.0
+    bar = progress_bar(
+        range(total), enabled=progress, desc=desc, unit="step", leave=False, mininterval=1.0
     )
     for step in bar:
         if step % per_epoch == 0:

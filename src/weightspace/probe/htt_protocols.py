@@ -104,27 +104,26 @@ class WeightClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):  # typ
         self._check_params()
         data, labels = check_X_y(X, y, dtype=np.float64)
         check_classification_targets(labels)
-        self.classes_, codes = np.unique(labels, return_inverse=True)
-        if self.classes_.size < 2:
+        classes, codes = np.unique(labels, return_inverse=True)
+        if classes.size < 2:
             raise ProbeError(
                 "the weight classifier needs at least two classes (tasks); got 1 class"
             )
-        self.n_features_in_ = data.shape[1]
         if self.standardize:
-            self.mean_ = data.mean(axis=0)
+            mean = data.mean(axis=0)
             std = data.std(axis=0)
-            self.scale_ = np.where(std > 1e-12 * max(1.0, float(np.abs(data).max())), std, 1.0)
+            scale = np.where(std > 1e-12 * max(1.0, float(np.abs(data).max())), std, 1.0)
         else:
-            self.mean_ = np.zeros(data.shape[1])
-            self.scale_ = np.ones(data.shape[1])
-        Z = (data - self.mean_) / self.scale_
+            mean, scale = np.zeros(data.shape[1]), np.ones(data.shape[1])
+        Z = (data - mean) / scale
         n, d = Z.shape
         dual = self.solver == "dual" or (self.solver == "auto" and d > n)
-        W, b, self.n_iter_ = _lbfgs(
-            Z, codes, self.classes_.size, float(self.weight_decay), dual, self.max_iter
-        )
-        self.coef_ = W.T / self.scale_
-        self.intercept_ = b - self.coef_ @ self.mean_
+        W, b, n_iter = _lbfgs(Z, codes, classes.size, float(self.weight_decay), dual, self.max_iter)
+        # fitted state only now: a failed fit leaves the estimator unfitted
+        self.classes_, self.n_features_in_, self.n_iter_ = classes, data.shape[1], n_iter
+        self.mean_, self.scale_ = mean, scale
+        self.coef_ = W.T / scale
+        self.intercept_ = b - self.coef_ @ mean
         return self
 
     def _logits(self, X: Any) -> np.ndarray:

@@ -1,9 +1,9 @@
 """Representations of trained networks computed from their weights.
 
 Engines are plain functions on batches of weight vectors or WeightSets (:func:`miwd`,
-:func:`global_stats`, :func:`layer_stats`, :func:`swstats`, :func:`raw`); each has a thin
+:func:`global_stats`, :func:`layer_stats`, :func:`swstats`, :func:`unterthiner_stats`, :func:`raw`); each has a thin
 scikit-learn transformer around it (:class:`MIWD`, :class:`GlobalStats`, :class:`LayerStats`,
-:class:`SWStats`, :class:`RawBaseline`, :class:`PCABaseline`, :class:`RandomProjection`).
+:class:`SWStats`, :class:`UnterthinerStats`, :class:`RawBaseline`, :class:`PCABaseline`, :class:`RandomProjection`).
 """
 
 from weightspace.represent.baselines import PCABaseline, RandomProjection, RawBaseline, raw
@@ -20,6 +20,12 @@ from weightspace.represent.stats import (
     swstats,
     swstats_names,
 )
+from weightspace.represent.unterthiner import (
+    UNTERTHINER_STAT_NAMES,
+    UnterthinerStats,
+    unterthiner_names,
+    unterthiner_stats,
+)
 
 __all__ = [
     "GLOBAL_STAT_NAMES",
@@ -32,6 +38,8 @@ __all__ = [
     "RepresentationError",
     "SWStats",
     "SW_STAT_NAMES",
+    "UNTERTHINER_STAT_NAMES",
+    "UnterthinerStats",
     "global_stats",
     "layer_stats",
     "layer_stats_names",
@@ -39,4 +47,6 @@ __all__ = [
     "raw",
     "swstats",
     "swstats_names",
+    "unterthiner_names",
+    "unterthiner_stats",
 ]

@@ -98,9 +98,10 @@ class RawBaseline(_Baseline):
         self.K = K
 
     def fit(self, X: Any, y: Any = None) -> RawBaseline:
-        """Validate K and X; return self."""
-        self.n_features_out_ = _check_positive_int(self.K, "K")
+        """Validate K and X; return self (a failed fit leaves it unfitted)."""
+        K = _check_positive_int(self.K, "K")
         _as_vector_list(X, name="X", estimator=True)
+        self.n_features_out_ = K
         return self
 
     def transform(self, X: Any) -> np.ndarray:

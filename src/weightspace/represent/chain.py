@@ -17,11 +17,13 @@ scaled to unit L2 norm.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from weightspace.errors import WeightspaceError
 from weightspace.io.load import load_weights
@@ -119,13 +121,25 @@ def _extend(chain: np.ndarray | None, w: np.ndarray, source: str, k: int) -> np.
 class ChainGram(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Chain-normalized features: the flattened upper triangles of the chains' Gram matrices.
 
+    Its input is networks (WeightSets, ``nn.Module`` objects, checkpoint paths or state dicts),
+    not rows of numbers: its tags say so (``input_tags.two_d_array = False``), so scikit-learn's
+    ``check_estimator`` runs only its API checks on it.
+
     Parameters
     ----------
     chains : sequence of int, optional
-        Chains to use (default: all).
+        Chains to use (1-based; default: all).
     normalize : bool, default=True
         Per-layer L2 normalization of the rows first.
     max_dim : int, default=8192
+
+    Attributes
+    ----------
+    chains_ : list of int
+        The chains used (1-based, ascending).
+    chain_dims_ : list of int
+        The side ``d_k`` of each chain's Gram matrix; chain k gives ``d_k (d_k + 1) / 2`` features.
+    n_features_out_ : int
 
     Examples
     --------
@@ -133,6 +147,8 @@ class ChainGram(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     >>> nets = [torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)) for _ in range(2)]
     >>> ChainGram().fit(nets).transform(nets).shape
     (2, 12)
+    >>> ChainGram(chains=[1]).fit(nets).get_feature_names_out()[:3].tolist()
+    ['chain1_0_0', 'chain1_0_1', 'chain1_0_2']
     """
 
     def __init__(
@@ -143,14 +159,22 @@ class ChainGram(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.max_dim = max_dim
 
     def fit(self, X: Sequence[Any], y: Any = None) -> ChainGram:
-        """Check the parameters and record the feature size from the first network."""
+        """Check the parameters and learn the chains' sizes from the first network; return self."""
         if isinstance(self.max_dim, bool) or not isinstance(self.max_dim, int) or self.max_dim < 1:
             raise WeightspaceError(
                 f"ChainGram.max_dim must be a positive integer; got {self.max_dim!r}"
             )
-        if len(X) == 0:
-            raise WeightspaceError("ChainGram.fit needs at least one network")
-        self.n_features_out_ = self._features(X[0]).shape[0]
+        nets = _networks(X, "fit")
+        first = load_weights(nets[0])
+        grams = chain_grams(
+            first, normalize=self.normalize, chains=self.chains, max_dim=self.max_dim
+        )
+        n_layers = len(_kernels(first))
+        chains = range(1, n_layers + 1) if self.chains is None else {int(c) for c in self.chains}
+        dims = [g.shape[0] for g in grams]
+        self.chains_ = sorted(chains)
+        self.chain_dims_ = dims
+        self.n_features_out_ = sum(d * (d + 1) // 2 for d in dims)
         return self
 
     def _features(self, net: Any) -> np.ndarray:
@@ -161,9 +185,8 @@ class ChainGram(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def transform(self, X: Sequence[Any]) -> np.ndarray:
         """Features of each network, shape ``(n, n_features_out_)``."""
-        if not hasattr(self, "n_features_out_"):
-            raise WeightspaceError("ChainGram is not fitted; call fit first")
-        rows = [self._features(net) for net in X]
+        check_is_fitted(self)
+        rows = [self._features(net) for net in _networks(X, "transform")]
         for i, row in enumerate(rows):
             if row.shape[0] != self.n_features_out_:
                 raise WeightspaceError(
@@ -171,3 +194,35 @@ class ChainGram(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                     "all networks need the same architecture"
                 )
         return np.stack(rows)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """``"chain{k}_{i}_{j}"``: entry (i, j), i <= j, of chain k's Gram matrix, in output order."""
+        check_is_fitted(self)
+        return np.array(
+            [
+                f"chain{k}_{i}_{j}"
+                for k, d in zip(self.chains_, self.chain_dims_, strict=True)
+                for i, j in zip(*np.triu_indices(d), strict=True)
+            ],
+            dtype=object,
+        )
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # networks, not rows of numbers
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+
+def _networks(X: Any, method: str) -> list[Any]:
+    """A batch of networks as a list (one network alone is refused with the fix)."""
+    if isinstance(X, WeightSet | str | bytes | os.PathLike | Mapping) or not isinstance(
+        X, Sequence
+    ):
+        raise WeightspaceError(
+            f"ChainGram.{method} takes a list of networks (WeightSets, nn.Modules, checkpoint "
+            f"paths or state dicts); got {type(X).__name__}: wrap one network in a list, [net]"
+        )
+    if len(X) == 0:
+        raise WeightspaceError(f"ChainGram.{method} needs at least one network; got 0")
+    return list(X)

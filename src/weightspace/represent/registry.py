@@ -2,7 +2,11 @@
 
 ``create_representation("miwd", S=16, B=16)`` builds the transformer; :func:`describe_library`
 computes a representation for a library selection in bounded-memory batches and caches the result in
-the library (``LIB/cache``), keyed by the representation, its parameters, the snapshot and the ids.
+the library (``LIB/cache``), keyed by the representation, its parameters, the snapshot and the ids
+(and, for ``hyper``, a hash of the encoder's files).
+
+``hyper`` (a trained encoder of :mod:`weightspace.learn`) is imported only when used: the learn
+package builds on this one, never the reverse.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from weightspace.represent.baselines import PCABaseline, RandomProjection, RawBa
 from weightspace.represent.chain import ChainGram
 from weightspace.represent.miwd import MIWD
 from weightspace.represent.stats import GlobalStats, LayerStats, SWStats
+from weightspace.represent.unterthiner import UnterthinerStats
 
 __all__ = [
     "RepresentationSpec",
     "create_representation",
     "describe_library",
     "list_representations",
+    "representation_cache_key",
 ]
 
 
@@ -34,7 +40,8 @@ class RepresentationSpec:
 
     ``reads`` is ``"vectors"`` (canonical vectors; streamed in batches) or ``"weightsets"``
     (tensors with layers and roles); ``fit_on_all`` marks transformers that must see the whole
-    selection when fitted (PCA), so they are not streamed.
+    selection when fitted (PCA), so they are not streamed; ``cache_key`` maps the parameters to
+    extra cache-key entries (files a representation reads, whose content the parameters do not say).
     """
 
     name: str
@@ -42,6 +49,19 @@ class RepresentationSpec:
     reads: Literal["vectors", "weightsets"]
     fit_on_all: bool = False
     description: str = ""
+    cache_key: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+
+def _hyper(**params: Any) -> Any:
+    from weightspace.learn.represent import HyperRepresentation
+
+    return HyperRepresentation(**params)
+
+
+def _hyper_key(params: dict[str, Any]) -> dict[str, Any]:
+    from weightspace.learn.represent import hyper_cache_key
+
+    return hyper_cache_key(params)
 
 
 _REGISTRY: dict[str, RepresentationSpec] = {
@@ -56,6 +76,12 @@ _REGISTRY: dict[str, RepresentationSpec] = {
         ),
         RepresentationSpec(
             "swstats", SWStats, "weightsets", description="s(W): 7 statistics per layer"
+        ),
+        RepresentationSpec(
+            "unterthiner",
+            UnterthinerStats,
+            "weightsets",
+            description="Unterthiner/nfn StatFeaturizer: 7 statistics per tensor",
         ),
         RepresentationSpec("raw", RawBaseline, "vectors", description="theta resampled to K"),
         RepresentationSpec(
@@ -74,6 +100,13 @@ _REGISTRY: dict[str, RepresentationSpec] = {
         RepresentationSpec(
             "chain", ChainGram, "weightsets", description="chain-normalized Gram matrices"
         ),
+        RepresentationSpec(
+            "hyper",
+            _hyper,
+            "weightsets",
+            description="latent of a trained hyper-representation encoder (param encoder=DIR)",
+            cache_key=_hyper_key,
+        ),
     ]
 }
 
@@ -89,6 +122,12 @@ def _spec(name: str) -> RepresentationSpec:
             f"unknown representation {name!r}; choose one of {', '.join(list_representations())}"
         )
     return _REGISTRY[name]
+
+
+def representation_cache_key(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """Extra cache-key entries of representation ``name`` with ``params`` (empty for most)."""
+    spec = _spec(name)
+    return {} if spec.cache_key is None else spec.cache_key(dict(params or {}))
 
 
 def create_representation(name: str, **params: Any) -> Any:
@@ -110,6 +149,7 @@ def describe_library(
     batch_size: int = 256,
     cache: bool = True,
     progress: bool = False,
+    engine: Literal["local", "ray"] = "local",
 ) -> tuple[list[int], np.ndarray]:
     """Compute representation ``name`` for models of a library (cached).
 
@@ -129,25 +169,43 @@ def describe_library(
     cache : bool, default=True
         Read and write the library's cache.
     progress : bool, default=False
+    engine : {"local", "ray"}, default="local"
+        ``"ray"`` transforms each batch in a Ray task on the runtime this process is connected to
+        (``ray.init`` first); this process reads the batches, fits as the local path does and
+        writes the cache. Representations fitted on the whole selection (``pca``) are computed
+        here whatever the engine. The result is the same on either engine.
 
     Returns
     -------
     ids : list of int
     X : numpy.ndarray of shape (n_models, n_features), float32
     """
+    if engine not in ("local", "ray"):
+        raise WeightspaceError(f"describe engine must be 'local' or 'ray'; got {engine!r}")
     spec = _spec(name)
     chosen = lib.ids() if ids is None else [int(i) for i in ids]
     if not chosen:
         raise WeightspaceError(f"{lib.path}: no models to describe")
     params = dict(params or {})
-    key = {"params": params, "snapshot": snapshot}
+    estimator = create_representation(name, **params)
+    # the key holds every parameter the estimator uses, defaults included, so that a changed
+    # default never returns descriptors computed with the old one; a representation may add its
+    # own entries (the hyper-representation: its encoder's checkpoint digest)
+    key = {
+        "estimator": _estimator_id(estimator),
+        "snapshot": snapshot,
+        **representation_cache_key(name, params),
+    }
     if cache:
         hit = lib.cache.get(f"repr-{name}", key, chosen)
         if hit is not None:
             return chosen, hit["X"]
-    estimator = create_representation(name, **params)
     batches = _batches(lib, chosen, spec, snapshot, batch_size, progress)
-    if spec.fit_on_all:
+    if engine == "ray" and not spec.fit_on_all:
+        from weightspace.represent.ray_describe import transform_on_ray
+
+        X = transform_on_ray(estimator, batches)
+    elif spec.fit_on_all:
         inputs = [item for batch in batches for item in batch]
         X = np.asarray(estimator.fit(inputs).transform(inputs), dtype=np.float32)
     else:
@@ -164,6 +222,14 @@ def describe_library(
     return chosen, X
 
 
+def _estimator_id(estimator: Any) -> dict[str, Any]:
+    """Class and full parameters of an estimator (``get_params``), for cache keys."""
+    kind = type(estimator)
+    get_params = getattr(estimator, "get_params", None)
+    params = get_params(deep=False) if callable(get_params) else vars(estimator)
+    return {"class": f"{kind.__module__}.{kind.__qualname__}", "params": params}
+
+
 def _batches(
     lib: Library,
     ids: list[int],
@@ -174,9 +240,9 @@ def _batches(
 ) -> Any:
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from weightspace._progress import progress_bar
 
-        bar = tqdm(total=len(ids), unit="model", desc=f"describe {spec.name}")
+        bar = progress_bar(total=len(ids), unit="model", desc=f"describe {spec.name}")
     try:
         if spec.reads == "vectors":
             for batch in lib.iter_batches(ids, batch_size=batch_size, snapshot=snapshot):

@@ -282,17 +282,26 @@ class GlobalStats(_StatsTransformer):
 
 
 class _LayoutStats(_StatsTransformer):
-    """Features of grouped tensors; the groups (so the columns) are learned in fit."""
+    """Features of grouped tensors; the groups (so the columns) are learned in fit.
+
+    The input is WeightSets, not rows of numbers: the tags say so (``two_d_array = False``), so
+    scikit-learn's ``check_estimator`` runs only its API checks on these transformers.
+    """
 
     _by_role: bool
     _stats: tuple[str, ...]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # WeightSets (layers and roles), not rows of numbers
+        return tags
 
     def fit(self, X: Sequence[WeightSet], y: Any = None) -> _LayoutStats:
         """Learn the layer layout (feature names) of X, WeightSets of one architecture."""
         what = type(self).__name__
         models = _check_weightsets(X, what)
-        self.groups_ = _layout(models, what, self._by_role)
-        self.feature_names_ = _names(self.groups_, self._stats)
+        groups = _layout(models, what, self._by_role)
+        self.groups_, self.feature_names_ = groups, _names(groups, self._stats)
         return self
 
     def transform(self, X: Sequence[WeightSet]) -> np.ndarray:

@@ -5,9 +5,10 @@ index. Generation writes each finished model (all its snapshots and metadata) in
 one atomic transaction, with its key in the ``zoo_key`` column; a rerun of the same plan skips the
 keys already there, so a killed run loses at most the models in training and never duplicates one.
 
-Training runs in worker processes (``workers``); the parent process is the only writer. Models that
-share a dataset, a batch size and an architecture are trained together by the batched trainer when
-it is available.
+Training runs on an engine (:mod:`weightspace.zoo.engines`): worker processes of this machine
+(``workers``), or Ray tasks on a cluster (:class:`weightspace.zoo.ray_engine.RayEngine`); either way
+the generating process is the only writer. Models that share a dataset, a batch size and an
+architecture are trained together by the batched trainer when it is available.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,7 +37,17 @@ from weightspace.zoo.presets import ZooPlan
 from weightspace.zoo.space import Config, HyperSpace
 from weightspace.zoo.train import TrainConfig, TrainResult
 
-__all__ = ["GenerateReport", "ModelSpec", "generate_zoo", "plan_models"]
+if TYPE_CHECKING:
+    from weightspace.zoo.engines import Engine
+
+__all__ = [
+    "GenerateReport",
+    "ModelSpec",
+    "Trained",
+    "generate_zoo",
+    "plan_models",
+    "prepare_dataset",
+]
 
 #: Models trained together in one worker task (the batched trainer stacks those it can; a killed run
 #: loses at most ``workers x group`` models in training).
@@ -50,6 +61,11 @@ class ModelSpec:
     index: int
     key: str
     config: dict[str, Any]
+
+
+#: A trained model as a worker returns it: its spec, the training result (NumPy snapshots) and the
+#: role of each tensor.
+Trained = tuple[ModelSpec, TrainResult, dict[str, Role]]
 
 
 @dataclass(frozen=True)
@@ -142,22 +158,28 @@ def _train_config(spec: ModelSpec, plan: ZooPlan) -> TrainConfig:
 _DATA_CACHE: dict[tuple[str, int, Any, Any], Dataset] = {}
 
 
-def _dataset(name: str, plan: ZooPlan) -> Dataset:
+def prepare_dataset(name: str, plan: ZooPlan) -> Dataset:
+    """The training data of dataset (or task) ``name`` as ``plan`` converts it: common input shape,
+    training subsample. Deterministic for the plan; not cached."""
     from weightspace.zoo.tasks import load_task_dataset
 
+    data = load_task_dataset(name, seed=plan.seed)  # a dataset, or a task: "mnist10k:3v8"
+    # subsample, then convert (the same images either way; converting 60,000 MNIST images to
+    # 3x32x32 first would hold 740 MB per dataset in every worker)
+    if plan.train_samples is not None and plan.train_samples < data.n_train:
+        fraction = plan.train_samples / data.n_train
+        _, keep = stratified_holdout(data.y_train, fraction, np.random.default_rng(plan.seed))
+        keep = np.sort(keep)
+        data = replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep])
+    if plan.input_shape is not None and len(data.input_shape) == 3:
+        data = to_common_shape(data, plan.input_shape)
+    return data
+
+
+def _dataset(name: str, plan: ZooPlan) -> Dataset:
     key = (name, plan.seed, plan.input_shape, plan.train_samples)
     if key not in _DATA_CACHE:
-        data = load_task_dataset(name, seed=plan.seed)  # a dataset, or a task: "mnist10k:3v8"
-        # subsample, then convert (the same images either way; converting 60,000 MNIST images to
-        # 3x32x32 first would hold 740 MB per dataset in every worker)
-        if plan.train_samples is not None and plan.train_samples < data.n_train:
-            fraction = plan.train_samples / data.n_train
-            _, keep = stratified_holdout(data.y_train, fraction, np.random.default_rng(plan.seed))
-            keep = np.sort(keep)
-            data = replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep])
-        if plan.input_shape is not None and len(data.input_shape) == 3:
-            data = to_common_shape(data, plan.input_shape)
-        _DATA_CACHE[key] = data
+        _DATA_CACHE[key] = prepare_dataset(name, plan)
     return _DATA_CACHE[key]
 
 
@@ -183,17 +205,19 @@ def _build_model(
 
 
 def _train_group(
-    plan: ZooPlan, specs: list[ModelSpec]
-) -> list[tuple[ModelSpec, TrainResult, dict[str, Role]]]:
+    plan: ZooPlan, specs: list[ModelSpec], data: Dataset | None = None
+) -> list[Trained]:
     """Train a group of models that share a dataset (in a worker process).
 
-    Snapshots travel back as NumPy arrays: pickled torch tensors would go through shared-memory
-    file descriptors, thousands per group.
+    ``data`` is the group's dataset as :func:`prepare_dataset` gives it (the Ray engine ships it);
+    by default the worker loads it once and keeps it. Snapshots travel back as NumPy arrays:
+    pickled torch tensors would go through shared-memory file descriptors, thousands per group.
     """
     from weightspace.io.load import load_weights
 
     space = plan.hyperspace()
-    data = _dataset(specs[0].config["dataset"], plan)
+    if data is None:
+        data = _dataset(specs[0].config["dataset"], plan)
     models = [_build_model(space, s, plan, data.input_shape, data.n_classes) for s in specs]
     configs = [_train_config(s, plan) for s in specs]
     roles = [{t.name: t.role for t in load_weights(m)} for m in models]
@@ -378,6 +402,7 @@ def generate_zoo(
     group_size: int = DEFAULT_GROUP,
     progress: bool = True,
     on_model: Callable[[ModelSpec], None] | None = None,
+    engine: Engine | None = None,
 ) -> GenerateReport:
     """Train the models of ``plan`` that ``out`` does not hold yet, and add them to it.
 
@@ -387,12 +412,21 @@ def generate_zoo(
     out : path
         The library (created when missing).
     workers : int, default=1
-        Worker processes (0 trains in this process).
-    group_size : int, default=16
+        Worker processes (0 trains in this process); the local engine's, unused with ``engine``.
+    group_size : int, default=32
         Models per task; a killed run loses at most ``workers * group_size`` models in training.
     progress : bool, default=True
         Show a progress bar with models done and ETA.
+    on_model : callable, optional
+        Called with each model's spec once it is committed.
+    engine : LocalEngine or RayEngine, optional
+        Where the groups train (default ``LocalEngine(workers)``). Whatever the engine, this process
+        is the library's only writer, and the same plan gives the same models.
     """
+    from weightspace.zoo.engines import LocalEngine
+
+    if engine is None:
+        engine = LocalEngine(workers=workers)
     start = time.perf_counter()
     path = Path(out)
     lib = Library(path) if (path / "weightspace.db").exists() else Library.create(path)
@@ -402,14 +436,18 @@ def generate_zoo(
     groups = _groups(plan, todo, max(1, group_size))
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from weightspace._progress import progress_bar
 
-        bar = tqdm(
-            total=len(specs), initial=len(specs) - len(todo), unit="model", desc=f"zoo {plan.space}"
+        bar = progress_bar(
+            total=len(specs),
+            initial=len(specs) - len(todo),
+            unit="model",
+            desc=f"zoo {plan.space}",
         )
     trained = 0
+    runs = engine.run(plan, groups)
     try:
-        for results, seconds in _run_groups(plan, groups, workers):
+        for results, seconds in runs:
             for spec, result, roles in results:
                 _store(lib, plan, spec, result, roles, seconds / max(1, len(results)))
                 trained += 1
@@ -418,6 +456,7 @@ def generate_zoo(
                 if on_model is not None:
                     on_model(spec)
     finally:
+        runs.close()  # stops the engine's work in flight (an error, an interrupt)
         if bar is not None:
             bar.close()
     return GenerateReport(len(specs), len(specs) - len(todo), trained, time.perf_counter() - start)
@@ -425,7 +464,9 @@ def generate_zoo(
 
 def _run_groups(
     plan: ZooPlan, groups: list[list[ModelSpec]], workers: int
-) -> Iterator[tuple[list[tuple[ModelSpec, TrainResult, dict[str, Role]]], float]]:
+) -> Generator[tuple[list[Trained], float], None, None]:
+    """The local engine: groups on ``workers`` spawned processes (0: in this process), yielded as
+    they finish with their wall-clock seconds."""
     if workers < 0:
         raise WeightspaceError(f"workers must be >= 0; got {workers}")
     if workers == 0:
