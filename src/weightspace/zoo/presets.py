@@ -199,7 +199,7 @@ register_preset(
 
 # The NWS space as it is (sampled architectures, Table 1) on real data at the paper's 3x32x32:
 # grey MNIST and Fashion-MNIST tiled to three channels, and colour_shapes for colour inputs.
-NWS_REAL_N = 400
+NWS_REAL_N = 200
 NWS_REAL_TRAIN = 5000
 NWS_REAL_MAX_EPOCHS = 40
 register_preset(

