@@ -230,3 +230,18 @@ def test_max_weights_counts_constants_too(tmp_path):
     assert read_onnx(path, max_weights=30).n_params == 30
     with pytest.raises(WeightLimitError, match="declare 30 weights, over the limit of 29"):
         read_onnx(path, max_weights=29)
+
+
+def test_names_that_are_not_utf8_are_refused(tmp_path, refused):
+    # protobuf returns proto2 strings that are not valid UTF-8 as bytes (found by fuzzing)
+    t = numpy_helper.from_array(np.ones((2, 3), np.float32), name="wAAA")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "wAAA"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+        [t],
+    )
+    path = tmp_path / "names.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString().replace(b"wAAA", b"w\xff\xfeA"))
+    refused(path, "is not valid UTF-8 text")

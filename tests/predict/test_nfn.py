@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from weightspace import Library, WeightSet, load_weights
+from weightspace.predict import PredictorError
 from weightspace.predict.nfn_peer import NFNUnsupportedError, nfn_tensors
 from weightspace.reproduce.accuracy_prediction import (
     Method,
     accuracy_prediction_experiment,
+    default_methods,
     nfn_protocol_split,
 )
 from weightspace.zoo.architectures import create_architecture
@@ -68,6 +70,26 @@ def test_batch_norm_of_unknown_order_and_odd_networks_are_refused():
     skip = WeightSet.from_arrays({"a.weight": np.ones((4, 3)), "b.weight": np.ones((2, 5))})
     with pytest.raises(NFNUnsupportedError, match="5 inputs after a layer of 4 outputs"):
         nfn_tensors(skip)
+
+
+def test_ignoring_batch_norm_reads_the_kernels_as_stored():
+    ws = load_weights(_nws_cnn_with_batch_norm())
+    weights, biases = nfn_tensors(ws, bn_order="ignore")
+    np.testing.assert_array_equal(weights[0], ws["conv11.weight"].array)
+    np.testing.assert_array_equal(biases[-1], ws["fc_final.bias"].array)
+    assert weights[3].shape == (32, 16, 2, 2)
+
+
+def test_methods_by_name():
+    names = [m.name for m in default_methods(["stats"])]
+    assert names == ["gbt-stats", "ridge-stats", "nfn-np", "nfn-hnp"]
+    assert [m.name for m in default_methods(["stats"], peers=["nfn-hnp"], ours=False)] == [
+        "nfn-hnp"
+    ]
+    with pytest.raises(PredictorError, match="unknown peer"):
+        default_methods(peers=["nfn-x"])
+    with pytest.raises(PredictorError, match="unknown representation"):
+        default_methods(["nope"])
 
 
 def test_the_nfn_split_halves_then_cuts_80_20():

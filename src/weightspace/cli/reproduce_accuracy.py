@@ -38,6 +38,14 @@ def register_accuracy(subparsers: Any) -> None:
     p.add_argument("--target", default="test_acc", help="numeric column to predict (test_acc)")
     p.add_argument("--where", help="SQL condition selecting models")
     p.add_argument("--no-peers", action="store_true", help="skip the NFNs")
+    p.add_argument(
+        "--peers", default="nfn-np,nfn-hnp", help="comma-separated NFNs (default nfn-np,nfn-hnp)"
+    )
+    p.add_argument("--peers-only", action="store_true", help="run only the NFNs")
+    p.add_argument(
+        "--nfn-batch-norm", choices=["fold", "ignore"], default="fold",
+        help="fold batch norm into the NFN's inputs (NWS CNNs; default) or ignore it (a control)",
+    )  # fmt: skip
     p.add_argument("--no-ood", action="store_true", help="skip the out-of-distribution rows")
     p.add_argument("--ood-peers", action="store_true", help="run the NFNs out of distribution too")
     p.add_argument(
@@ -71,7 +79,8 @@ def _accuracy(args: argparse.Namespace) -> int:
         if args.epochs < 1:
             raise WeightspaceError(f"--epochs must be a positive integer; got {args.epochs}")
         params = {"mlp": {"epochs": args.epochs}, "nfn": {"epochs": args.epochs}}
-    methods = default_methods(reps, peers=not args.no_peers)
+    peers = [] if args.no_peers else split_list(args.peers)
+    methods = default_methods(reps, peers=peers, ours=not args.peers_only)
     libs = [Library(path) for path in args.libraries]
     quiet = args.quiet or args.json
 
@@ -87,6 +96,7 @@ def _accuracy(args: argparse.Namespace) -> int:
         ood=not args.no_ood,
         ood_peers=args.ood_peers,
         model_params=params,
+        nfn_batch_norm=args.nfn_batch_norm,
         progress=None if quiet else progress,
     )
     out = args.out if args.out is not None else libs[0].path / "reports" / result.probe

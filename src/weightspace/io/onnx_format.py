@@ -106,6 +106,7 @@ def read_onnx(path: Path, *, max_weights: int | None = DEFAULT_MAX_WEIGHTS) -> W
             path,
             "the ONNX graph holds no initializers and no weight constants (no stored weights)",
         )
+    _check_names(path, stored, nodes)
     declared = 0
     for name, item in stored.items():
         dims = item.dims()
@@ -127,6 +128,21 @@ def read_onnx(path: Path, *, max_weights: int | None = DEFAULT_MAX_WEIGHTS) -> W
             roles[key] = roles.pop(name)
         arrays[key] = array
     return assign_roles(arrays, source=str(path), roles=roles)
+
+
+def _check_names(path: Path, stored: dict[Any, Any], nodes: list[tuple[int, Any]]) -> None:
+    """Refuse tensor and node names that are not text: protobuf hands proto2 strings that are not
+    valid UTF-8 back as bytes."""
+    names = list(stored)
+    for _, node in nodes:
+        names.extend([*node.input, *node.output, node.op_type])
+    for name in names:
+        if not isinstance(name, str):
+            raise CheckpointError(
+                path,
+                f"tensor or node name {bytes(name)[:40]!r} is not valid UTF-8 text; "
+                "the file is corrupt or not an ONNX model (export it again)",
+            )
 
 
 def _graphs(graph: Any) -> Iterator[Any]:

@@ -424,7 +424,9 @@ class StatNNRegressor(_Regressor):
                 h = np.maximum(h, 0.0)
         out = h[:, 0].astype(np.float64)
         if self.sigmoid_:
-            return np.asarray(1.0 / (1.0 + np.exp(-out)))
+            from scipy.special import expit  # type: ignore[import-untyped]
+
+            return np.asarray(expit(out))
         return np.asarray(out * self.y_scale_ + self.y_mean_)
 
     def save(self, directory: Path) -> dict[str, Any]:

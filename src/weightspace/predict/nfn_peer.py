@@ -19,7 +19,9 @@ function and make more zoos readable:
 - batch norm is folded into the weights (evaluation mode, ``eps = 1e-5``) when its place in the
   network is known. ``bn_order="nws"``: the NWS CNN's order, convolution -> BN -> activation
   (folded into the convolution) and linear -> activation -> BN (folded into the next layer's
-  inputs). Without a known order, networks with batch norm are not supported.
+  inputs). ``bn_order="ignore"`` drops batch norm and reads the kernels and biases as stored (not
+  the network's function: a control for what folding does to the NFN's inputs). Without either,
+  networks with batch norm are not supported.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ __all__ = [
     "take",
 ]
 
-BNOrder = Literal["nws"]
+BNOrder = Literal["nws", "ignore"]
 _BN_EPS = 1e-5
 _BN_ROLES = ("bn_gamma", "bn_beta", "bn_mean", "bn_var")
 
@@ -85,8 +87,9 @@ def nfn_tensors(
     ----------
     ws : WeightSet
         A chain of convolution and linear layers (kernels in the PyTorch layout, forward order).
-    bn_order : {"nws"} or None
-        Where batch norm sits (None: the network must have none).
+    bn_order : {"nws", "ignore"} or None
+        Where batch norm sits, to fold it (``"ignore"``: drop it; None: the network must have
+        none).
 
     Returns
     -------
@@ -136,6 +139,10 @@ def nfn_tensors(
                     "weights do not tell; NFNs read plain networks (fold it first, or name the "
                     "order: bn_order='nws')"
                 )
+            if bn_order == "ignore":
+                weights.append(kernel)
+                biases.append(bias)
+                continue
             scale = bn["bn_gamma"] / np.sqrt(bn["bn_var"] + _BN_EPS)
             shift = bn["bn_beta"] - bn["bn_mean"] * scale
             if kernel.ndim > 2 and layer["kernel"].ndim > 2:

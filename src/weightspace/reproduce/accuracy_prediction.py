@@ -96,22 +96,33 @@ class Method:
 
 
 def default_methods(
-    representations: Sequence[str] | None = None, *, peers: bool = True
+    representations: Sequence[str] | None = None,
+    *,
+    peers: bool | Sequence[str] = True,
+    ours: bool = True,
 ) -> list[Method]:
-    """StatNN, trees and ridge on every representation, and the two NFNs."""
+    """StatNN, trees and ridge on every representation, and the two NFNs.
+
+    ``peers``: True (both NFNs), False, or names among ``"nfn-np"``, ``"nfn-hnp"``; ``ours=False``
+    leaves only the peers.
+    """
     reps = list(representations or DEFAULT_REPRESENTATIONS)
     if representations is None and "hyper" in list_representations():
         reps.append("hyper")
     for rep in reps:
         representation_reads(rep)  # a clear error for an unknown name
-    methods = [Method("statnn", "ours", "mlp", "unterthiner")] if "unterthiner" in reps else []
-    methods += [Method(f"gbt-{r}", "ours", "gbt", r) for r in reps]
-    methods += [Method(f"ridge-{r}", "ours", "ridge", r) for r in reps]
-    if peers:
-        methods += [
-            Method("nfn-np", "peer", "nfn-np", None),
-            Method("nfn-hnp", "peer", "nfn-hnp", None),
-        ]
+    methods = []
+    if ours:
+        methods += [Method("statnn", "ours", "mlp", "unterthiner")] if "unterthiner" in reps else []
+        methods += [Method(f"gbt-{r}", "ours", "gbt", r) for r in reps]
+        methods += [Method(f"ridge-{r}", "ours", "ridge", r) for r in reps]
+    names = ("nfn-np", "nfn-hnp") if peers is True else () if peers is False else tuple(peers)
+    unknown = sorted(set(names) - {"nfn-np", "nfn-hnp"})
+    if unknown:
+        raise PredictorError(f"unknown peer(s) {unknown}; choose nfn-np, nfn-hnp")
+    methods += [Method(name, "peer", name, None) for name in ("nfn-np", "nfn-hnp") if name in names]
+    if not methods:
+        raise PredictorError("no method to run: keep ours or name a peer")
     return methods
 
 
@@ -166,6 +177,7 @@ def _load_zoo(
     where: str | None,
     target: str,
     progress: bool,
+    nfn_batch_norm: str,
 ) -> _Zoo:
     frame = lib.query(where)
     if frame.empty:
@@ -194,15 +206,17 @@ def _load_zoo(
         zoo.features[rep] = np.asarray(X, dtype=np.float64)
         zoo.cost[rep] = _since(start)
     if any(m.is_nfn for m in methods):
-        _load_nfn(zoo, frame)
+        _load_nfn(zoo, frame, nfn_batch_norm)
     return zoo
 
 
-def _load_nfn(zoo: _Zoo, frame: pd.DataFrame) -> None:
+def _load_nfn(zoo: _Zoo, frame: pd.DataFrame, batch_norm: str) -> None:
     reason = nfn_available()
     if reason is None:
         spaces = set(frame["zoo_space"].astype(str)) if "zoo_space" in frame.columns else set()
         bn_order: BNOrder | None = "nws" if spaces and spaces <= set(_NWS_SPACES) else None
+        if batch_norm == "ignore":
+            bn_order = "ignore"
         start = _clock()
         try:
             converted = [nfn_tensors(zoo.lib.get(i), bn_order=bn_order) for i in zoo.ids]
@@ -371,6 +385,7 @@ def accuracy_prediction_experiment(
     ood: bool = True,
     ood_peers: bool = False,
     model_params: dict[str, dict[str, Any]] | None = None,
+    nfn_batch_norm: str = "fold",
     progress: Callable[[str], None] | None = None,
 ) -> AccuracyPredictionResult:
     """Run the benchmark on one or more zoos.
@@ -393,6 +408,9 @@ def accuracy_prediction_experiment(
     model_params : dict, optional
         Parameters by model (``"ridge"``, ``"gbt"``, ``"mlp"``, ``"nfn"``) replacing the
         published settings, e.g. ``{"mlp": {"epochs": 5}, "nfn": {"epochs": 5}}``; reported.
+    nfn_batch_norm : {"fold", "ignore"}, default="fold"
+        How the NFNs read batch norm: folded into the weights where its order is known (the NWS
+        CNNs), or dropped (a control; not the networks' function).
     progress : callable, optional
         Called with a line per fit.
 
@@ -412,7 +430,12 @@ def accuracy_prediction_experiment(
         raise PredictorError(
             f"model_params: unknown model(s) {unknown}; use ridge, gbt, mlp or nfn"
         )
-    zoos = [_load_zoo(lib, chosen, where, target, progress is not None) for lib in libraries]
+    if nfn_batch_norm not in ("fold", "ignore"):
+        raise PredictorError(f"nfn_batch_norm must be 'fold' or 'ignore'; got {nfn_batch_norm!r}")
+    zoos = [
+        _load_zoo(lib, chosen, where, target, progress is not None, nfn_batch_norm)
+        for lib in libraries
+    ]
     rows: list[dict[str, Any]] = []
     predictions: list[pd.DataFrame] = []
     skipped: list[dict[str, str]] = []
@@ -451,5 +474,6 @@ def accuracy_prediction_experiment(
             "where": where,
             "ood_peers": ood_peers,
             "model_params": params,
+            "nfn_batch_norm": nfn_batch_norm,
         },
     )

@@ -134,8 +134,8 @@ class AccuracyPredictionResult(ProbeResult):
                 f"{zoo}: best of ours {best['method']} tau {best['kendall_tau']:.3f} "
                 f"(+-{best['kendall_tau_std']:.3f}) is {verdict} NFN-HNP "
                 f"{peer['kendall_tau']:.3f} (+-{peer['kendall_tau_std']:.3f}) by {diff:+.3f}, "
-                f"at {100 * ratio:.1f}% of its CPU time ({best['total_cpu_s']:.1f} s vs "
-                f"{peer['total_cpu_s']:.1f} s per seed, features included)"
+                f"at {100 * ratio:.1f}% of its CPU time ({best['total_cpu_s']:.2f} s vs "
+                f"{peer['total_cpu_s']:.2f} s per seed, features included)"
             )
         return lines
 
@@ -157,7 +157,7 @@ class AccuracyPredictionResult(ProbeResult):
             for r in part.to_dict("records"):
                 lines.append(
                     f"{r['method']:<20}{r['kendall_tau']:>7.3f} {r['kendall_tau_std']:>6.3f} "
-                    f"{r['r2']:>7.3f}  {r['total_cpu_s']:>10.1f} {r['total_wall_s']:>8.1f}"
+                    f"{r['r2']:>7.3f}  {r['total_cpu_s']:>10.2f} {r['total_wall_s']:>8.2f}"
                 )
         lines += ["", "Goal (our best vs NFN-HNP on the same splits):", *self.goal()]
         lines += ["", "PUBLISHED, ANOTHER ZOO (Small CNN Zoo; not our zoos, not comparable "
@@ -292,10 +292,16 @@ class AccuracyPredictionResult(ProbeResult):
             "NFN-NP / NFN-HNP: nfn's NPLinear (with input/output position embeddings and "
             "per-weight normalization) / HNPLinear layers of 16, 16, 5 channels, HNP pooling, "
             "MLP head (2 x 1,000), sigmoid + BCE, Adam 1e-3, batch 8, 50 epochs, as the authors' "
-            "predict_gen configs; run on the CPU. Changed: batch norm is folded into the weights "
-            "(exact in evaluation mode; NWS order: conv-BN-activation, linear-activation-BN) "
-            "and a linear layer after a flatten is read as a convolution over the flattened "
-            "positions, so that the NWS CNNs are plain chains an NFN reads.",
+            "predict_gen configs; run on the CPU. Changed: a linear layer after a flatten is read "
+            "as a convolution over the flattened positions, and batch norm is "
+            + (
+                "IGNORED (a control: the NFN reads the kernels and biases as stored, not the "
+                "network's function)."
+                if self.settings.get("nfn_batch_norm") == "ignore"
+                else "folded into the weights (exact in evaluation mode; NWS order: "
+                "conv-BN-activation, linear-activation-BN), so that the NWS CNNs are plain "
+                "chains an NFN reads."
+            ),
             f"Settings replaced: {self.settings.get('model_params') or 'none (published)'}.",
             "Cost: CPU seconds (process time) of computing the zoo's inputs plus one seed's fit "
             "and model selection; wall seconds on a shared machine are shown too.",
