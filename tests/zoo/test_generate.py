@@ -87,6 +87,15 @@ def test_generate_fills_the_library_with_metadata(tmp_path):
     assert (frame["train_seconds"] > 0).all()
 
 
+def test_a_normalized_plan_records_its_normalization_and_keeps_other_keys(tmp_path):
+    plain, normed = tiny_plan(2), tiny_plan(2, input_norm=(0.5, 0.25))
+    assert {s.key for s in plan_models(plain)}.isdisjoint(s.key for s in plan_models(normed))
+    generate_zoo(normed, tmp_path / "zoo", workers=0, progress=False)
+    frame = Library(tmp_path / "zoo").query()
+    assert frame["input_mean"].tolist() == [0.5, 0.5]
+    assert frame["input_std"].tolist() == [0.25, 0.25]
+
+
 def test_interrupted_generation_resumes_without_loss_or_duplicates(tmp_path):
     plan = tiny_plan(5)
     seen = []

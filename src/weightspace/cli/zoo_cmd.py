@@ -39,6 +39,11 @@ def register(commands: Any) -> None:
     p.add_argument("--train-samples", type=int, help="training images per dataset (subsample)")
     p.add_argument("--input-size", type=int, help="common input size (3 x S x S)")
     p.add_argument(
+        "--input-norm",
+        metavar="MEAN,STD",
+        help="feed inputs as (x - MEAN) / STD, e.g. 0.1307,0.3081 for MNIST (default: [0, 1] images)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=None,
@@ -91,6 +96,7 @@ def _plan(args: argparse.Namespace) -> Any:
         "train_samples": args.train_samples,
         "datasets": datasets,
         "input_shape": (3, args.input_size, args.input_size) if args.input_size else None,
+        "input_norm": _input_norm(args.input_norm),
     }
     if args.preset:
         base = get_preset(args.preset)
@@ -106,6 +112,20 @@ def _plan(args: argparse.Namespace) -> Any:
     if args.max_epochs is not None and args.min_epochs is None:
         changes["min_epochs"] = min(base.min_epochs, args.max_epochs)
     return base.with_(**changes)
+
+
+def _input_norm(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        mean, std = (float(v) for v in text.split(","))
+    except ValueError:
+        raise WeightspaceError(
+            f"zoo generate: --input-norm must be MEAN,STD (two numbers, e.g. 0.1307,0.3081); got {text!r}"
+        ) from None
+    if not std > 0:
+        raise WeightspaceError(f"zoo generate: --input-norm STD must be > 0; got {text!r}")
+    return (mean, std)
 
 
 def _generate(args: argparse.Namespace) -> int:

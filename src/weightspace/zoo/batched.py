@@ -30,13 +30,12 @@ from torch import Tensor, nn
 
 from weightspace.errors import WeightspaceError
 from weightspace.library.records import SnapshotRecord
-from weightspace.zoo.augment import augment
 from weightspace.zoo.data.core import Dataset
 from weightspace.zoo.early_stopping import StopState, kept_exports
 from weightspace.zoo.stacked import StackedNet, StackedOptimizer, activation_key, check_stackable
 
-# private helper of the reference trainer: the dataset splits as tensors, exactly as it builds them
-from weightspace.zoo.train import TrainConfig, TrainResult, _tensors
+# the reference trainer's own tensor conversion and augmentation: the batched trainer feeds the same inputs
+from weightspace.zoo.train import TrainConfig, TrainResult, augment_inputs, split_tensors
 
 __all__ = ["train_models"]
 
@@ -124,7 +123,12 @@ def train_models(
     if not models:
         return []
     check_stackable(models)
-    t = _tensors(data)
+    norms = {c.input_norm for c in configs}
+    if len(norms) > 1:
+        raise WeightspaceError(
+            f"train_models: the models share one dataset and need one input_norm; got {sorted(map(str, norms))}"
+        )
+    t = split_tensors(data, configs[0].input_norm)
     probe = StackedNet.from_models(models[:1])
     probe.infer_shapes(tuple(t["x_train"].shape[1:]))
     # one stack per batch size and activations (a stack of mixed activations works, but slicing
@@ -260,7 +264,8 @@ def _train_epoch(
         if any(augmented):
             parts = [x_train[row] for row in idx]
             parts = [
-                augment(x, g) if a else x for x, g, a in zip(parts, gens, augmented, strict=True)
+                augment_inputs(x, g, models[0].config.input_norm) if a else x
+                for x, g, a in zip(parts, gens, augmented, strict=True)
             ]
             xb = torch.stack(parts, dim=1)
         else:

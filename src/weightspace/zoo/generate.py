@@ -80,7 +80,7 @@ class GenerateReport:
 
 # Plan fields added after zoos were generated, left out of the fingerprint at their default so that
 # the keys of earlier plans (and the libraries that hold them) stay valid.
-_LATER_FIELDS = {"grid_subset": False}
+_LATER_FIELDS: dict[str, Any] = {"grid_subset": False, "input_norm": None}
 
 
 def _plan_fingerprint(plan: ZooPlan) -> str:
@@ -151,6 +151,7 @@ def _train_config(spec: ModelSpec, plan: ZooPlan) -> TrainConfig:
         seed=int(c.get("seed", 0)),
         stopping=stopping,
         n_snapshots=plan.n_snapshots,
+        input_norm=plan.input_norm,
     )
 
 
@@ -380,9 +381,18 @@ def _store(
             "train_seconds": seconds,
         },
         metadata={"zoo_key": spec.key, "zoo_index": spec.index, "zoo_space": plan.space}
-        | task_metadata(plan.datasets, spec.config.get("dataset")),
+        | task_metadata(plan.datasets, spec.config.get("dataset"))
+        | _input_norm_metadata(plan),
         snapshots=result.records,
     )
+
+
+def _input_norm_metadata(plan: ZooPlan) -> dict[str, float]:
+    """How the inputs were fed: what a user needs to evaluate the stored models."""
+    if plan.input_norm is None:
+        return {}
+    mean, std = plan.input_norm
+    return {"input_mean": float(mean), "input_std": float(std)}
 
 
 def done_keys(lib: Library) -> set[str]:

@@ -53,6 +53,9 @@ class ZooPlan:
     n_snapshots : int, default=20
     train_samples : int, optional
         Use at most this many (class-balanced) training samples per dataset.
+    input_norm : (mean, std), optional
+        Inputs are fed to the networks as ``(x - mean) / std`` (:class:`~weightspace.zoo.train.TrainConfig`);
+        None feeds the ``[0, 1]`` images (NWS).
     cover : tuple of str, default=()
         Categorical parameters whose every value must occur in the sample (the sampling seed is
         advanced deterministically until they do).
@@ -72,6 +75,7 @@ class ZooPlan:
     max_epochs: int = 300
     n_snapshots: int = 20
     train_samples: int | None = None
+    input_norm: tuple[float, float] | None = None
     cover: tuple[str, ...] = ()
     description: str = ""
 
@@ -223,6 +227,24 @@ register_preset(
     ),
 )
 
+# nws-mini's reductions (16x16, 2,000 training images, the smaller architecture grid) on the real
+# datasets of nws-real: a real-data zoo that a 2-core session can finish, and the controlled
+# comparison with nws-mini (the same space and budget; only the data differ).
+register_preset(
+    "nws-real-mini",
+    lambda: replace(
+        get_preset("nws-mini"),
+        n=600,
+        datasets=("mnist", "fashion_mnist", "colour_shapes"),
+        description=(
+            "600 NWS CNNs with nws-mini's reductions (filter 3/5, 3-4 conv, 2-3 FC layers, widths "
+            "4-8/64-128, 3x16x16 inputs, 2,000 training images per dataset, NWS early stopping within "
+            "20-60 epochs) on the real data of nws-real: mnist, fashion_mnist (grey, tiled) and "
+            "colour_shapes (RGB)"
+        ),
+    ),
+)
+
 # Schürholt et al.'s model zoos of their 2,464-parameter CNN on 28x28 grey inputs: batch 10, 50
 # epochs, a checkpoint every epoch. The seed zoos fix one configuration and vary only the seed.
 _SEED_ZOO = {
@@ -237,7 +259,13 @@ _SEED_ZOO = {
 _SCHURHOLT_SNAPSHOTS = 51  # the initialization and the end of each of the 50 epochs
 
 
+# Their data loaders normalize the inputs (torchvision ``Normalize``); with the U(0, 1) init of the
+# seed zoos, unnormalized [0, 1] inputs saturate tanh and every model stays at chance.
+SCHURHOLT_INPUT_NORM = {"mnist": (0.1307, 0.3081), "fashion_mnist": (0.5, 0.5)}
+
+
 def _schurholt_seed(dataset: str, label: str) -> ZooPlan:
+    mean, std = SCHURHOLT_INPUT_NORM[dataset]
     return ZooPlan(
         space="schurholt-cnn",
         n=1000,
@@ -249,10 +277,12 @@ def _schurholt_seed(dataset: str, label: str) -> ZooPlan:
         min_epochs=50,
         max_epochs=50,
         n_snapshots=_SCHURHOLT_SNAPSHOTS,
+        input_norm=(mean, std),
         description=(
-            f"{label}-SEED (Schürholt et al. 2021): their 2,464-parameter CNN on {dataset} (28x28), one "
-            "configuration (tanh, no dropout, uniform init, Adam 3e-4, no weight decay), seeds 1-1000 "
-            "(--n N: N of them), batch 10, 50 epochs, 51 snapshots (the initialization and every epoch)"
+            f"{label}-SEED (Schürholt et al. 2021): their 2,464-parameter CNN on {dataset} (28x28, "
+            f"inputs normalized as theirs: (x - {mean}) / {std}), one configuration (tanh, no dropout, "
+            "uniform init, Adam 3e-4, no weight decay), seeds 1-1000 (--n N: N of them), batch 10, 50 "
+            "epochs, 51 snapshots (the initialization and every epoch)"
         ),
     )
 
@@ -273,8 +303,10 @@ register_preset(
         min_epochs=50,
         max_epochs=50,
         n_snapshots=_SCHURHOLT_SNAPSHOTS,
+        input_norm=SCHURHOLT_INPUT_NORM["mnist"],
         description=(
-            "MNIST-HYP-5-FIX-SEED (Schürholt et al. 2021): their CNN on mnist over the grid activation "
+            "MNIST-HYP-5-FIX-SEED (Schürholt et al. 2021): their CNN on mnist (inputs normalized as "
+            "theirs: (x - 0.1307) / 0.3081) over the grid activation "
             "{tanh, relu, sigmoid, gelu} x dropout {0, 0.5} x init {uniform, normal, kaiming_uniform, "
             "kaiming_normal} x optimizer {adam, sgd momentum 0.9} x lr {1e-3, 1e-4} x weight decay "
             "{1e-3, 1e-4} (256 configs) x seeds 1-5 = 1,280 models (--n N: N of them in a fixed random "

@@ -16,6 +16,7 @@ must give the same results to float tolerance. Semantics:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,7 +34,15 @@ from weightspace.zoo.augment import augment
 from weightspace.zoo.data.core import Dataset
 from weightspace.zoo.early_stopping import EarlyStopping, kept_exports
 
-__all__ = ["GeneratorDropout", "TrainConfig", "TrainResult", "evaluate", "train_model"]
+__all__ = [
+    "GeneratorDropout",
+    "TrainConfig",
+    "TrainResult",
+    "augment_inputs",
+    "evaluate",
+    "split_tensors",
+    "train_model",
+]
 
 Optimizer = Literal["adam", "rmsprop", "sgd"]
 
@@ -64,6 +73,10 @@ class TrainConfig:
     n_snapshots : int, default=20
     train_eval_samples : int, default=5000
         Training samples used to measure train accuracy and loss of kept snapshots.
+    input_norm : (mean, std), optional
+        Inputs are fed as ``(x - mean) / std`` (torchvision's ``Normalize``; Schürholt et al.:
+        MNIST ``(0.1307, 0.3081)``, Fashion-MNIST ``(0.5, 0.5)``); the augmentation, when on,
+        acts on the ``[0, 1]`` images before it. None feeds the ``[0, 1]`` images.
     """
 
     optimizer: Optimizer = "adam"
@@ -77,6 +90,7 @@ class TrainConfig:
     stopping: EarlyStopping = field(default_factory=EarlyStopping)
     n_snapshots: int = 20
     train_eval_samples: int = 5000
+    input_norm: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop", "sgd"):
@@ -93,6 +107,14 @@ class TrainConfig:
             raise WeightspaceError(
                 f"TrainConfig.n_snapshots must be >= 1; got {self.n_snapshots!r}"
             )
+        if self.input_norm is not None:
+            mean, std = (float(v) for v in self.input_norm)
+            if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+                raise WeightspaceError(
+                    f"TrainConfig.input_norm must be (mean, std) with a finite mean and std > 0; "
+                    f"got {self.input_norm!r}"
+                )
+            object.__setattr__(self, "input_norm", (mean, std))
 
     def make_optimizer(
         self, params: Iterator[nn.Parameter] | list[nn.Parameter]
@@ -188,11 +210,30 @@ def evaluate(
     return correct / len(y), loss / len(y)
 
 
-def _tensors(data: Dataset) -> dict[str, torch.Tensor]:
-    return {
+def split_tensors(
+    data: Dataset, input_norm: tuple[float, float] | None = None
+) -> dict[str, torch.Tensor]:
+    """The splits as tensors, inputs normalized as ``input_norm`` says (see :class:`TrainConfig`)."""
+    out = {
         name: torch.from_numpy(np.array(getattr(data, name)))
         for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
     }
+    if input_norm is not None:
+        mean, std = input_norm
+        for name in ("x_train", "x_val", "x_test"):
+            out[name] = (out[name] - mean) / std
+    return out
+
+
+def augment_inputs(
+    x: torch.Tensor, gen: torch.Generator, input_norm: tuple[float, float] | None
+) -> torch.Tensor:
+    """The NWS augmentation of a batch of inputs normalized as ``input_norm`` says: it acts on the
+    ``[0, 1]`` images (it clips to that range) and the result is normalized again."""
+    if input_norm is None:
+        return augment(x, gen)
+    mean, std = input_norm
+    return (augment(x * std + mean, gen) - mean) / std
 
 
 def train_model(
@@ -215,7 +256,7 @@ def train_model(
         Called with ``(epoch, val_acc)`` after every epoch (progress reporting).
     """
     start = time.perf_counter()
-    t = _tensors(data)
+    t = split_tensors(data, config.input_norm)
     gen = torch.Generator().manual_seed(int(config.seed))
     optimizer = config.make_optimizer(list(model.parameters()))
     stop = config.stopping.start()
@@ -233,7 +274,7 @@ def train_model(
             for idx in torch.split(order, config.batch_size):
                 xb = t["x_train"][idx]
                 if config.augment:
-                    xb = augment(xb, gen)
+                    xb = augment_inputs(xb, gen, config.input_norm)
                 loss = F.cross_entropy(model(xb), t["y_train"][idx])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[no-untyped-call]
