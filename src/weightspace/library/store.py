@@ -12,6 +12,10 @@ are its rows committed in one transaction. The database is the source of truth: 
 its rows are committed, so after a crash at any point the library opens consistent and holds no
 partial model; weight files that a crashed writer left without rows are removed by the next writer,
 under the writer lock. Readers never take the lock and see only committed models.
+
+:class:`Library` is the facade; the write path (a frozen staged record per model, checked before
+anything touches the disk, then one transaction) is in :mod:`weightspace.library.write`, the tables
+and their INSERT statements in :mod:`weightspace.library.schema`.
 """
 
 from __future__ import annotations
