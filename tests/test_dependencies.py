@@ -1,5 +1,5 @@
 """Core dependencies and extras: install hints name extras that exist, and a core-only
-installation imports weightspace, reads checkpoints and keeps a library."""
+installation imports weightspace, reads checkpoints, keeps a library and describes it."""
 
 from __future__ import annotations
 
@@ -159,6 +159,10 @@ CORE_ONLY = textwrap.dedent(
             except SystemExit as exc:
                 code = exc.code
         print("help", argv[0], code, "usage: weightspace" in text.getvalue())
+    argv = ["describe", str(tmp / "lib"), "--repr", "stats", "-o", str(tmp / "X.npy")]
+    with contextlib.redirect_stdout(io.StringIO()) as text:
+        code = main(argv)
+    print("describe", code, np.load(tmp / "X.npy").shape, "wrote" in text.getvalue())
     print("loaded", sorted(m for m in sys.modules if m.partition(".")[0] in BLOCKED))
     """
 )
@@ -180,5 +184,6 @@ def test_core_only_install_imports_and_reads_checkpoints(tmp_path):
         "help library 0 True",
         "help atlas 0 True",
         "help describe 0 True",
+        "describe 0 (1, 16) True",
         "loaded []",
     ]
