@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint types bench install browser results clean
+.PHONY: demo test test-slow doctest lint types bench install browser results clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,12 @@ browser:
 		($$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
 		|| echo "warning: could not install chromium; browser tests will be skipped"; }
 
-test: lint types browser
+# The docstrings' examples, run as written (examples that need a library, a cluster or a slow
+# import are marked `# doctest: +SKIP` with the reason beside them).
+doctest: $(STAMP)
+	$(BIN)/pytest -q --doctest-modules src/weightspace
+
+test: lint types browser doctest
 	$(BIN)/pytest -q
 
 test-slow: $(STAMP)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from weightspace import WeightSet
 from weightspace.represent import (
@@ -28,8 +29,9 @@ def _models(rng: np.random.Generator, n: int = 3) -> list[dict[str, np.ndarray]]
 
 
 def test_matches_nfn_stat_featurizer(rng):
-    torch = pytest.importorskip("torch")
-    nfn_common = pytest.importorskip("nfn.common", reason="the optional package nfn is missing")
+    nfn_common = pytest.importorskip(
+        "nfn.common", reason="the optional package nfn (weightspace[nfn]) is missing"
+    )
     from nfn.layers import StatFeaturizer
 
     arrays = _models(rng)

@@ -11,6 +11,8 @@ The web app needs ``dash`` and the embedding ``umap-learn``; both are imported o
 
 Examples
 --------
+Map a library of your own (skipped in the doctests: there is no ``my-library`` there):
+
 >>> from weightspace.atlas import build_atlas, export_html  # doctest: +SKIP
 >>> atlas = build_atlas("my-library")  # doctest: +SKIP
 >>> export_html(atlas, "atlas.html")  # doctest: +SKIP

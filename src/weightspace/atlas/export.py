@@ -36,7 +36,8 @@ def plotly_js() -> str:
         return ref.read_text(encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError) as exc:
         raise ImportError(
-            "the HTML export inlines plotly.js from the plotly package: pip install plotly"
+            "the HTML export inlines plotly.js from the plotly package: pip install plotly "
+            "(or pip install 'weightspace[atlas]')"
         ) from exc
 
 

@@ -103,9 +103,16 @@ def read_hf_folder(
 
     Examples
     --------
+    A folder of two shards as transformers writes it (skipped in the doctests: importing
+    transformers takes longer than all of them; ``tests/io/test_hf_folders.py`` runs it):
+
     >>> import transformers  # doctest: +SKIP
-    >>> model.save_pretrained("tiny", max_shard_size="20KB")  # doctest: +SKIP
+    >>> config = transformers.BertConfig(
+    ...     vocab_size=40, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+    ...     intermediate_size=32, max_position_embeddings=32)  # doctest: +SKIP
+    >>> transformers.BertModel(config).save_pretrained("tiny", max_shard_size="20KB")  # doctest: +SKIP
     >>> read_hf_folder("tiny").n_params  # doctest: +SKIP
+    5936
     """
     folder = Path(path)
     found = find_hf_checkpoint(folder)

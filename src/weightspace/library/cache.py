@@ -37,7 +37,8 @@ class ArrayCache:
     >>> cache = ArrayCache(tempfile.mkdtemp())
     >>> cache.get("miwd", {"S": 32}, [1, 2]) is None
     True
-    >>> cache.put("miwd", {"S": 32}, [1, 2], {"X": np.ones((2, 3))})
+    >>> cache.put("miwd", {"S": 32}, [1, 2], {"X": np.ones((2, 3))}).suffix
+    '.npz'
     >>> cache.get("miwd", {"S": 32}, [1, 2])["X"].shape
     (2, 3)
     """

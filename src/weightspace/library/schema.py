@@ -8,9 +8,13 @@ readers from other processes. Analytics over a few hundred thousand rows are fas
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from weightspace.errors import LibraryError
 
@@ -19,9 +23,14 @@ __all__ = [
     "COLUMN_KINDS",
     "DB_NAME",
     "SCHEMA_VERSION",
+    "check_column_name",
     "check_version",
     "create_schema",
     "ensure_columns",
+    "insert_layers",
+    "insert_model",
+    "insert_snapshots",
+    "sql_value",
     "user_columns",
 ]
 
@@ -29,9 +38,13 @@ SCHEMA_VERSION = 1
 DB_NAME = "weightspace.db"
 COLUMN_KINDS = ("hparam", "metric", "meta")
 
-_DDL = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE models (
+# Each table's CREATE statement with the INSERT that writes it. The statements are stored verbatim
+# in the database (sqlite_master): change them only with a new SCHEMA_VERSION.
+
+_META = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+_INSERT_META = "INSERT INTO meta (key, value) VALUES (?, ?)"
+
+_MODELS = """CREATE TABLE models (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT,
     source TEXT,
@@ -43,14 +56,18 @@ CREATE TABLE models (
     n_snapshots INTEGER NOT NULL,
     nonfinite INTEGER NOT NULL DEFAULT 0,
     created TEXT NOT NULL
-);
-CREATE INDEX models_arch ON models(arch_id);
-CREATE TABLE columns (
+)"""
+_MODELS_INDEX = "CREATE INDEX models_arch ON models(arch_id)"
+# INSERT INTO models: built by insert_model, since user columns are added with ALTER TABLE.
+
+_COLUMNS = """CREATE TABLE columns (
     name TEXT PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('hparam', 'metric', 'meta')),
     type TEXT NOT NULL
-);
-CREATE TABLE snapshots (
+)"""
+_INSERT_COLUMN = "INSERT INTO columns (name, kind, type) VALUES (?, ?, ?)"
+
+_SNAPSHOTS = """CREATE TABLE snapshots (
     model INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
     epoch INTEGER,
@@ -64,8 +81,14 @@ CREATE TABLE snapshots (
     test_loss REAL,
     nonfinite INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (model, idx)
-);
-CREATE TABLE layers (
+)"""
+_INSERT_SNAPSHOT = (
+    "INSERT INTO snapshots (model, idx, epoch, step, progress, train_acc, val_acc,"
+    " test_acc, train_loss, val_loss, test_loss, nonfinite)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+_LAYERS = """CREATE TABLE layers (
     model INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
     name TEXT NOT NULL,
@@ -76,8 +99,13 @@ CREATE TABLE layers (
     offset INTEGER,
     length INTEGER NOT NULL,
     PRIMARY KEY (model, idx)
-);
-"""
+)"""
+_INSERT_LAYER = (
+    "INSERT INTO layers (model, idx, name, layer, role, shape, dtype, offset, length)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+_DDL = (_META, _MODELS, _MODELS_INDEX, _COLUMNS, _SNAPSHOTS, _LAYERS)
 
 BUILTIN_MODEL_COLUMNS = frozenset(
     {
@@ -99,11 +127,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def create_schema(conn: sqlite3.Connection, *, created: str, version: str) -> None:
     """Create the tables of an empty library and stamp its schema version."""
-    conn.executescript(_DDL)
-    conn.executemany(
-        "INSERT INTO meta (key, value) VALUES (?, ?)",
-        [("created", created), ("weightspace_version", version)],
-    )
+    conn.executescript("".join(f"{statement};\n" for statement in _DDL))
+    conn.executemany(_INSERT_META, [("created", created), ("weightspace_version", version)])
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -130,6 +155,33 @@ def _sql_type(value: Any) -> str:
     return "TEXT"
 
 
+def check_column_name(name: str) -> None:
+    """Refuse a user column name that is not an SQL identifier or clashes with a built-in column."""
+    if not _IDENTIFIER.match(name):
+        raise LibraryError(
+            f"metadata key {name!r} is not a valid column name; use letters, digits and "
+            "underscores, starting with a letter (e.g. 'learning_rate')"
+        )
+    if name.lower() in BUILTIN_MODEL_COLUMNS:
+        raise LibraryError(
+            f"metadata key {name!r} clashes with a built-in column of the models table; rename it"
+        )
+
+
+def sql_value(key: str, value: Any) -> Any:
+    """A metadata value as stored in SQLite (JSON text for lists and dicts)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value)
+    raise LibraryError(
+        f"metadata key {key!r}: a value of type {type(value).__name__} cannot be stored; "
+        "use a number, text, or a list/dict of them"
+    )
+
+
 def user_columns(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
     """``name -> (kind, type)`` of the user columns of the models table, in creation order."""
     rows = conn.execute("SELECT name, kind, type FROM columns ORDER BY rowid").fetchall()
@@ -140,15 +192,7 @@ def ensure_columns(conn: sqlite3.Connection, values: dict[str, tuple[str, Any]])
     """Add missing user columns to the models table; ``values`` maps name -> (kind, example)."""
     existing = user_columns(conn)
     for name, (kind, example) in values.items():
-        if not _IDENTIFIER.match(name):
-            raise LibraryError(
-                f"metadata key {name!r} is not a valid column name; use letters, digits and "
-                "underscores, starting with a letter (e.g. 'learning_rate')"
-            )
-        if name.lower() in BUILTIN_MODEL_COLUMNS:
-            raise LibraryError(
-                f"metadata key {name!r} clashes with a built-in column of the models table; rename it"
-            )
+        check_column_name(name)
         if name in existing:
             if existing[name][0] != kind:
                 raise LibraryError(
@@ -162,5 +206,27 @@ def ensure_columns(conn: sqlite3.Connection, values: dict[str, tuple[str, Any]])
         type_ = _sql_type(example)
         declared = "INTEGER" if type_ == "bool" else type_
         conn.execute(f'ALTER TABLE models ADD COLUMN "{name}" {declared}')
-        conn.execute("INSERT INTO columns (name, kind, type) VALUES (?, ?, ?)", (name, kind, type_))
+        conn.execute(_INSERT_COLUMN, (name, kind, type_))
         existing[name] = (kind, type_)
+
+
+def insert_model(conn: sqlite3.Connection, values: Mapping[str, Any]) -> int:
+    """Insert one row of the models table (built-in and user columns); return its id."""
+    names = ", ".join(f'"{k}"' for k in values)
+    marks = ", ".join("?" for _ in values)
+    cur = conn.execute(f"INSERT INTO models ({names}) VALUES ({marks})", list(values.values()))
+    return int(cur.lastrowid or 0)
+
+
+def insert_snapshots(
+    conn: sqlite3.Connection, model_id: int, rows: Iterable[Sequence[Any]]
+) -> None:
+    """Insert a model's snapshot rows: ``(epoch, step, progress, train_acc, val_acc, test_acc,
+    train_loss, val_loss, test_loss, nonfinite)`` each, in snapshot order."""
+    conn.executemany(_INSERT_SNAPSHOT, [(model_id, i, *row) for i, row in enumerate(rows)])
+
+
+def insert_layers(conn: sqlite3.Connection, model_id: int, rows: Iterable[Sequence[Any]]) -> None:
+    """Insert a model's layer rows: ``(name, layer, role, shape JSON, dtype, offset, length)``
+    each, in tensor order."""
+    conn.executemany(_INSERT_LAYER, [(model_id, i, *row) for i, row in enumerate(rows)])

@@ -12,19 +12,19 @@ are its rows committed in one transaction. The database is the source of truth: 
 its rows are committed, so after a crash at any point the library opens consistent and holds no
 partial model; weight files that a crashed writer left without rows are removed by the next writer,
 under the writer lock. Readers never take the lock and see only committed models.
+
+:class:`Library` is the facade; the write path (a frozen staged record per model, checked before
+anything touches the disk, then one transaction) is in :mod:`weightspace.library.write`, the tables
+and their INSERT statements in :mod:`weightspace.library.schema`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +35,24 @@ from safetensors import SafetensorError
 from weightspace._version import __version__
 from weightspace.errors import LibraryError, WeightspaceError
 from weightspace.io.limits import DEFAULT_MAX_WEIGHTS
-from weightspace.io.load import load_weights
 from weightspace.io.safetensors_format import weightset_metadata, write_safetensors
 from weightspace.io.weightset import WeightSet
 from weightspace.library import schema
 from weightspace.library.cache import ArrayCache
 from weightspace.library.lock import sigterm_as_exit, write_lock
 from weightspace.library.records import LibraryInfo, SnapshotRecord
-from weightspace.library.weightfile import ModelFile, read_vector, structure_of, write_model_file
+from weightspace.library.weightfile import ModelFile, read_vector
+from weightspace.library.write import (
+    WEIGHTS_DIR,
+    StagedModel,
+    commit_staged,
+    remove_orphans,
+    stage_model,
+    timestamp,
+)
 from weightspace.vectors import stack_resampled
 
 __all__ = ["Batch", "Library"]
-
-_WEIGHTS_DIR = "weights"
 
 
 @dataclass(frozen=True)
@@ -64,17 +69,6 @@ class Batch:
 
     ids: tuple[int, ...]
     vectors: list[np.ndarray] | np.ndarray
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _arch_id(ws: WeightSet) -> str:
-    """Hash of the roles, shapes and dtypes in order: names do not matter (Keras and PyTorch
-    copies of one architecture share an id)."""
-    text = json.dumps([[r, list(s), d] for _, _, r, s, d in ws.structure()])
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 class Library:
@@ -138,12 +132,12 @@ class Library:
             raise LibraryError(
                 f"{target}: exists and is not an empty directory; choose a new path for the library"
             )
-        (target / _WEIGHTS_DIR).mkdir(parents=True, exist_ok=True)
+        (target / WEIGHTS_DIR).mkdir(parents=True, exist_ok=True)
         tmp = target / f".{schema.DB_NAME}.{os.getpid()}.tmp"
         conn = sqlite3.connect(tmp)
         try:
             with conn:
-                schema.create_schema(conn, created=_now(), version=__version__)
+                schema.create_schema(conn, created=timestamp(), version=__version__)
         finally:
             conn.close()
         os.replace(tmp, db)  # the library appears whole or not at all
@@ -253,7 +247,7 @@ class Library:
         progress bar shows only on a terminal. The weight files staged so far are removed on any
         error, Ctrl-C, or SIGTERM.
         """
-        staged: list[tuple[Path, dict[str, Any]]] = []
+        staged: list[StagedModel] = []
         committed = False
         with write_lock(self.path, self.timeout), sigterm_as_exit():
             self._remove_orphans()
@@ -264,144 +258,24 @@ class Library:
 
                     iterator = progress_bar(items, total=total, unit="model", desc="adding")
                 for item in iterator:
-                    staged.append(self._stage(item, max_weights))
+                    staged.append(stage_model(self.path, item, max_weights=max_weights))
                 ids = self._commit(staged)
                 committed = True
                 return ids
             except BaseException:
                 if not committed:
-                    for path, _ in staged:
-                        path.unlink(missing_ok=True)
+                    for model in staged:
+                        (self.path / model.file).unlink(missing_ok=True)
                 raise
 
-    def _stage(
-        self, item: Mapping[str, Any], max_weights: int | None = DEFAULT_MAX_WEIGHTS
-    ) -> tuple[Path, dict[str, Any]]:
-        unknown = set(item) - {
-            "weights",
-            "name",
-            "source",
-            "hparams",
-            "metrics",
-            "metadata",
-            "snapshots",
-        }
-        if unknown:
-            raise LibraryError(f"unknown argument(s) to add: {sorted(unknown)}")
-        raw = item["weights"]
-        if isinstance(raw, WeightSet | str | os.PathLike | Mapping) or not isinstance(
-            raw, Sequence
-        ):
-            raw = [raw]
-        sets = [load_weights(w, max_weights=max_weights) for w in raw]
-        if not sets:
-            raise LibraryError("add() needs at least one snapshot of weights")
-        first = sets[0]
-        reference = first.structure()
-        for i, ws in enumerate(sets[1:], start=1):
-            if ws.structure() != reference:
-                raise LibraryError(
-                    f"snapshot {i} ({ws.source}) has a different structure than snapshot 0 "
-                    f"({first.source}); all snapshots of a model need the same tensors and shapes"
-                )
-        records_in = item.get("snapshots")
-        if records_in is None:
-            records = [SnapshotRecord() for _ in sets]
-        else:
-            records = [SnapshotRecord.coerce(r) for r in records_in]
-            if len(records) != len(sets):
-                raise LibraryError(
-                    f"got {len(sets)} snapshot(s) of weights but {len(records)} snapshot record(s); "
-                    "pass one record per snapshot"
-                )
-        columns: dict[str, tuple[str, Any]] = {}
-        for kind in schema.COLUMN_KINDS:
-            given = item.get({"hparam": "hparams", "metric": "metrics", "meta": "metadata"}[kind])
-            for key, value in (given or {}).items():
-                if key in columns:
-                    raise LibraryError(f"key {key!r} given twice (in hparams/metrics/metadata)")
-                columns[str(key)] = (kind, _sql_value(key, value))
-
-        file_name = f"{uuid.uuid4().hex}.safetensors"
-        path = self.path / _WEIGHTS_DIR / file_name
-        matrix = write_model_file(path, sets)
-        nonfinite = (~np.isfinite(matrix)).sum(axis=1)
-        source = item.get("source") or first.source
-        name = item.get("name") or (
-            Path(source).name if source and not source.startswith("<") else None
-        )
-        row = {
-            "name": name,
-            "source": source,
-            "file": f"{_WEIGHTS_DIR}/{file_name}",
-            "architecture": first.summary(),
-            "arch_id": _arch_id(first),
-            "n_params": first.n_params,
-            "n_tensors": len(first),
-            "n_snapshots": len(sets),
-            "nonfinite": int(nonfinite.sum()),
-            "created": _now(),
-        }
-        return path, {
-            "row": row,
-            "columns": columns,
-            "records": records,
-            "nonfinite": nonfinite.tolist(),
-            "structure": structure_of(first),
-        }
-
-    def _commit(self, staged: list[tuple[Path, dict[str, Any]]]) -> list[int]:
-        conn = self._conn()
-        ids: list[int] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for _, item in staged:
-                schema.ensure_columns(conn, item["columns"])
-                row = dict(item["row"])
-                row.update({k: v for k, (_, v) in item["columns"].items()})
-                names = ", ".join(f'"{k}"' for k in row)
-                marks = ", ".join("?" for _ in row)
-                cur = conn.execute(
-                    f"INSERT INTO models ({names}) VALUES ({marks})", list(row.values())
-                )
-                model_id = int(cur.lastrowid or 0)
-                conn.executemany(
-                    "INSERT INTO snapshots (model, idx, epoch, step, progress, train_acc, val_acc,"
-                    " test_acc, train_loss, val_loss, test_loss, nonfinite)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (model_id, i, r.epoch, r.step, r.progress, r.train_acc, r.val_acc,
-                         r.test_acc, r.train_loss, r.val_loss, r.test_loss, int(bad))
-                        for i, (r, bad) in enumerate(zip(item["records"], item["nonfinite"], strict=True))
-                    ],
-                )  # fmt: skip
-                conn.executemany(
-                    "INSERT INTO layers (model, idx, name, layer, role, shape, dtype, offset, length)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (model_id, i, e["name"], e["layer"], e["role"], json.dumps(e["shape"]),
-                         e["dtype"], e["offset"], e["length"])
-                        for i, e in enumerate(item["structure"])
-                    ],
-                )  # fmt: skip
-                ids.append(model_id)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return ids
+    def _commit(self, staged: Sequence[StagedModel]) -> list[int]:
+        return commit_staged(self._conn(), staged)
 
     def _remove_orphans(self) -> None:
         """Remove weight files without committed rows (left by a crashed writer). Needs the lock."""
         if self._cleaned:
             return
-        known = {r[0] for r in self._conn().execute("SELECT file FROM models")}
-        for path in (self.path / _WEIGHTS_DIR).iterdir():
-            if f"{_WEIGHTS_DIR}/{path.name}" not in known:
-                path.unlink(missing_ok=True)
-        for path in self.path.glob(f".{schema.DB_NAME}.*.tmp"):
-            path.unlink(missing_ok=True)
+        remove_orphans(self._conn(), self.path)
         self._cleaned = True
 
     def remove(self, model_id: int) -> None:
@@ -542,7 +416,7 @@ class Library:
             if key not in columns:
                 raise LibraryError(f"unknown column {key!r}; columns are {sorted(columns)}")
             clauses.append(f'"{key}" IS ?')
-            values.append(_sql_value(key, value))
+            values.append(schema.sql_value(key, value))
         sql = "SELECT * FROM models" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return self.sql(sql + " ORDER BY id", values)
 
@@ -632,18 +506,4 @@ class Library:
 def _corrupt(path: Path, exc: sqlite3.DatabaseError) -> LibraryError:
     return LibraryError(
         f"{path / schema.DB_NAME}: corrupt library database ({exc}); restore it from a backup"
-    )
-
-
-def _sql_value(key: str, value: Any) -> Any:
-    """A metadata value as stored in SQLite (JSON text for lists and dicts)."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, list | tuple | dict):
-        return json.dumps(value)
-    raise LibraryError(
-        f"metadata key {key!r}: a value of type {type(value).__name__} cannot be stored; "
-        "use a number, text, or a list/dict of them"
     )

@@ -46,9 +46,15 @@ def structure_of(ws: WeightSet) -> list[dict[str, Any]]:
     return rows
 
 
-def write_model_file(path: Path, snapshots: Sequence[WeightSet]) -> np.ndarray:
-    """Write the snapshots of one model to ``path`` (atomically); return the stacked vectors."""
-    matrix = np.stack([ws.vector() for ws in snapshots]).astype(np.float32, copy=False)
+def write_model_file(
+    path: Path, snapshots: Sequence[WeightSet], *, matrix: np.ndarray | None = None
+) -> np.ndarray:
+    """Write the snapshots of one model to ``path`` (atomically); return the stacked vectors.
+
+    ``matrix``, when given, is the stacked float32 vectors of ``snapshots`` already computed.
+    """
+    if matrix is None:
+        matrix = np.stack([ws.vector() for ws in snapshots]).astype(np.float32, copy=False)
     arrays: dict[str, np.ndarray] = {"snapshots": matrix}
     for i, ws in enumerate(snapshots):
         for t in ws.tensors:

@@ -269,8 +269,8 @@ def retrieval_scores(
     >>> import numpy as np
     >>> sim = np.array([[0.9, 0.8, 0.1], [0.2, 0.9, 0.3]])
     >>> cmc, m, ap = retrieval_scores(sim, ["a", "b"], ["b", "a", "b"], max_rank=3)
-    >>> cmc.tolist(), ap.tolist()
-    [[0.5, 1.0, 1.0], [0.5, 0.5]]
+    >>> cmc.tolist(), ap.round(4).tolist()
+    ([0.0, 1.0, 1.0], [0.5, 0.5833])
     """
     sim = np.asarray(similarity, dtype=np.float64)
     q = np.asarray(query_labels, dtype=object)
