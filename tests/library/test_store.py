@@ -72,6 +72,13 @@ def test_tables_and_columns(lib, cnn):
     assert list(snaps["idx"]) == [0]
 
 
+def test_a_missing_bool_reads_back_as_missing(lib, cnn):
+    lib.add(cnn, name="a", hparams={"bn": True})
+    lib.add(cnn, name="b", hparams={"bn": False})
+    lib.add(cnn, name="c", hparams={"optimizer": "adam"})  # no "bn"
+    assert lib.query()["bn"].tolist() == [True, False, None]
+
+
 def test_sql_is_read_only(lib, cnn):
     lib.add(cnn)
     assert lib.sql("SELECT COUNT(*) AS n FROM models")["n"][0] == 1

@@ -441,7 +441,8 @@ class Library:
     def _restore_types(self, frame: pd.DataFrame) -> pd.DataFrame:
         for name, (_, type_) in schema.user_columns(self._conn()).items():
             if type_ == "bool" and name in frame.columns:
-                frame[name] = frame[name].map(lambda v: None if v is None else bool(v))
+                # a model without the value reads back as NaN (a numeric column) or None
+                frame[name] = frame[name].map(lambda v: None if pd.isna(v) else bool(v))
         return frame
 
     def __len__(self) -> int:
