@@ -101,13 +101,11 @@ def _describe(args: argparse.Namespace) -> int:
 
 def _describe_files(args: argparse.Namespace) -> tuple[np.ndarray, list[str]]:
     from weightspace.io.load import load_weights
-    from weightspace.represent.registry import _spec, create_representation
+    from weightspace.represent.registry import describe_weights, representation_spec
 
-    spec = _spec(args.repr)
+    representation_spec(args.repr)  # an unknown name fails before any file is read
     sets = [load_weights(p, max_weights=args.max_weights) for p in args.source]
-    inputs: list[Any] = [ws.vector() for ws in sets] if spec.reads == "vectors" else sets
-    estimator = create_representation(args.repr, **_params(args))
-    X = np.asarray(estimator.fit(inputs).transform(inputs), dtype=np.float32)
+    X = describe_weights(args.repr, sets, **_params(args))
     return X, [str(p) for p in args.source]
 
 
@@ -128,11 +126,12 @@ def _write(out: Path, X: np.ndarray, labels: list[str]) -> None:
 
 def _plot(lib: Any, args: argparse.Namespace) -> int:
     from weightspace.represent.figures import descriptor_figure, save
+    from weightspace.represent.miwd import DEFAULT_BINS, DEFAULT_VALUE_RANGE, DEFAULT_WINDOWS
 
     params = _params(args)
-    S = int(params.get("S", 32))
-    B = int(params.get("B", 32))
-    value_range = tuple(params.get("value_range", (-5.0, 5.0)))
+    S = int(params.get("S", DEFAULT_WINDOWS))
+    B = int(params.get("B", DEFAULT_BINS))
+    value_range = tuple(params.get("value_range", DEFAULT_VALUE_RANGE))
     matrix = lib.snapshot_matrix(args.model)
     progress = lib.snapshot_table([args.model])["progress"].tolist()
     row = lib.query("id = ?", [args.model]).iloc[0].to_dict()
