@@ -215,7 +215,7 @@ def describe_weights(atlas: Atlas, weights: WeightSet) -> np.ndarray:
             f"representation {name!r} is fitted on the whole library; new models cannot be "
             "described alone (use an atlas of MI-WD descriptors)"
         )
-    return registry.describe_weights(name, [weights], **params)[0].reshape(shape)
+    return registry.describe_weights(name, [weights], **params).reshape(shape)
 
 
 def place(atlas: Atlas, name: str, weights: WeightSet, *, k: int = 8) -> Placement:
