@@ -95,7 +95,7 @@ class _RegistryClasses(Mapping[str, int]):
     def _counts(self) -> dict[str, int]:
         from weightspace.zoo.data.registry import dataset_info, list_datasets
 
-        counts = {}
+        counts: dict[str, int] = {}
         for name in list_datasets():
             info = dataset_info(name)
             if info is not None:
