@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from weightspace.cli.engine_args import add_engine_arguments, engine_runtime
-from weightspace.cli.library_cmd import add_max_weights_argument, parse_meta
+from weightspace.cli.library_cmd import add_max_weights_argument
+from weightspace.cli.options import representation_params
 from weightspace.errors import WeightspaceError
 
 __all__ = ["register"]
@@ -50,14 +51,6 @@ def register(commands: Any) -> None:
     p.set_defaults(run=_describe)
 
 
-def _params(args: argparse.Namespace) -> dict[str, Any]:
-    params = parse_meta(args.param)
-    if "value_range" in params and isinstance(params["value_range"], str):
-        lo, _, hi = params["value_range"].partition(",")
-        params["value_range"] = (float(lo), float(hi))
-    return params
-
-
 def _describe(args: argparse.Namespace) -> int:
     from weightspace.library import Library
 
@@ -82,7 +75,7 @@ def _describe(args: argparse.Namespace) -> int:
                 args.repr,
                 ids=ids,
                 snapshot=args.snapshot,
-                params=_params(args),
+                params=representation_params(args.param),
                 progress=not args.quiet,
                 engine=args.engine,
             )
@@ -105,7 +98,7 @@ def _describe_files(args: argparse.Namespace) -> tuple[np.ndarray, list[str]]:
 
     representation_spec(args.repr)  # an unknown name fails before any file is read
     sets = [load_weights(p, max_weights=args.max_weights) for p in args.source]
-    X = describe_weights(args.repr, sets, **_params(args))
+    X = describe_weights(args.repr, sets, **representation_params(args.param))
     return X, [str(p) for p in args.source]
 
 
@@ -128,7 +121,7 @@ def _plot(lib: Any, args: argparse.Namespace) -> int:
     from weightspace.represent.figures import descriptor_figure, save
     from weightspace.represent.miwd import DEFAULT_BINS, DEFAULT_VALUE_RANGE, DEFAULT_WINDOWS
 
-    params = _params(args)
+    params = representation_params(args.param)
     S = int(params.get("S", DEFAULT_WINDOWS))
     B = int(params.get("B", DEFAULT_BINS))
     value_range = tuple(params.get("value_range", DEFAULT_VALUE_RANGE))

@@ -3,7 +3,7 @@
 Every probe prints its summary (or, with ``--json``, its result table as JSON records on stdout)
 and writes a Markdown report with its table (CSV) and PNG figures into ``LIB/reports/<probe>/``
 (or ``--out DIR``). The options and output helpers shared with ``weightspace reproduce ...`` are in
-:mod:`weightspace.cli.probe_args` (imported here too).
+:mod:`weightspace.cli.options` (imported here too).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from weightspace.cli.probe_args import (
+from weightspace.cli.options import (
     add_common_arguments,
     add_selection_arguments,
     emit,

@@ -14,7 +14,7 @@ __all__ = ["register_linear"]
 
 def register_linear(subparsers: Any) -> None:
     """Add ``linear`` to the ``probe`` sub-commands."""
-    from weightspace.cli.probe_args import add_common_arguments
+    from weightspace.cli.options import add_common_arguments
 
     p = subparsers.add_parser(
         "linear",
@@ -49,7 +49,7 @@ def register_linear(subparsers: Any) -> None:
 
 
 def _linear(args: argparse.Namespace) -> int:
-    from weightspace.cli.probe_args import (
+    from weightspace.cli.options import (
         emit,
         failure_filter,
         int_list,

@@ -1,7 +1,8 @@
-"""Options and output shared by the ``probe`` and ``reproduce`` commands.
+"""Options and output shared by the commands (``probe``, ``reproduce``, ``describe``, ``atlas``).
 
-:func:`add_common_arguments` and :func:`add_selection_arguments` add them, :func:`failure_filter`,
-:func:`split_list`, :func:`int_list` and :func:`representation_params` read them back, and
+:func:`add_common_arguments` and :func:`add_selection_arguments` add the probes' options,
+:func:`failure_filter`, :func:`split_list`, :func:`int_list` and :func:`representation_params`
+(``--param KEY=VALUE`` of every command that takes a representation) read them back, and
 :func:`emit` writes a probe's report and prints its summary.
 """
 
@@ -107,7 +108,12 @@ def representation_params(items: list[str]) -> dict[str, Any]:
     params = parse_meta(items)
     if isinstance(params.get("value_range"), str):
         lo, _, hi = params["value_range"].partition(",")
-        params["value_range"] = (float(lo), float(hi))
+        try:
+            params["value_range"] = (float(lo), float(hi))
+        except ValueError:
+            raise WeightspaceError(
+                f"--param value_range={params['value_range']!r}: expected two numbers, e.g. -5,5"
+            ) from None
     return params
 
 
