@@ -196,3 +196,26 @@ def test_sigterm_removes_staged_weight_files_like_ctrl_c(tmp_path):
     assert result.returncode == 128 + signal.SIGTERM
     assert len(list((lib.path / "weights").iterdir())) == 1
     assert Library(lib.path).query()["name"].tolist() == ["kept"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["describe", "{lib}", "-o", "{out}"],
+        ["probe", "svm", "{lib}", "--target", "opt", "--no-filter"],
+        ["probe", "linear", "{lib}", "--target", "lr", "--no-filter"],
+    ],
+)
+def test_a_bad_value_range_param_is_one_line(filled, tmp_path, cli, command):
+    argv = [a.format(lib=filled, out=tmp_path / "x.npy") for a in command]
+    err = one_line(cli(*argv, "--param", "value_range=-1,x"))
+    assert "--param value_range='-1,x': expected two numbers, e.g. -5,5" in err
+
+
+def test_a_value_range_param_is_a_pair_of_numbers():
+    from weightspace.cli.options import representation_params
+
+    assert representation_params(["S=8", "value_range=-1,1.5"]) == {
+        "S": 8,
+        "value_range": (-1.0, 1.5),
+    }

@@ -13,7 +13,7 @@ import torch
 from weightspace import CheckpointError
 from weightspace.atlas import UploadError, place, read_upload
 from weightspace.atlas.upload import decoded_size, describe_weights
-from weightspace.errors import WeightLimitError
+from weightspace.errors import WeightLimitError, WeightspaceError
 from weightspace.represent.miwd import miwd
 
 
@@ -117,6 +117,40 @@ def test_descriptors_follow_the_atlas_representation(atlas, atlas_library):
     np.testing.assert_array_equal(
         describe_weights(atlas, ws), atlas.descriptors[atlas.index_of([3])[0]]
     )
+
+
+def test_the_default_atlas_uses_the_miwd_defaults(atlas):
+    from weightspace.represent import DEFAULT_BINS, DEFAULT_VALUE_RANGE, DEFAULT_WINDOWS
+
+    rep = dict(atlas.representation)
+    assert rep["name"] == "miwd"
+    params = dict(rep["params"])
+    assert (params["S"], params["B"]) == (DEFAULT_WINDOWS, DEFAULT_BINS)
+    assert tuple(params["value_range"]) == DEFAULT_VALUE_RANGE
+    assert atlas.descriptors.shape[1:] == (DEFAULT_WINDOWS, DEFAULT_BINS)
+
+
+def test_an_upload_is_described_with_the_atlas_parameters(atlas_library):
+    from weightspace.atlas import Atlas
+
+    def atlas_of(name, params, shape):
+        return Atlas(
+            ids=np.arange(2),
+            coords=np.zeros((2, 2)),
+            descriptors=np.zeros((2, *shape)),
+            representation={"name": name, "params": params},
+        )
+
+    # parameters as an atlas JSON file holds them (value_range a list)
+    coarse = atlas_of("miwd", {"S": 4, "B": 8, "value_range": [-1, 1]}, (4, 8))
+    expected = miwd([atlas_library.vector(3)], S=4, B=8, value_range=(-1.0, 1.0))[0]
+    np.testing.assert_array_equal(describe_weights(coarse, atlas_library.get(3)), expected)
+    default = atlas_of("miwd", {}, (32, 32))
+    np.testing.assert_array_equal(
+        describe_weights(default, atlas_library.get(3)), miwd([atlas_library.vector(3)])[0]
+    )
+    with pytest.raises(WeightspaceError, match="fitted on the whole library"):
+        describe_weights(atlas_of("pca", {"K": 2}, (2,)), atlas_library.get(3))
 
 
 # ------------------------------------------------------------------ what the client is shown

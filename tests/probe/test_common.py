@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from weightspace.probe import (
+    DATASET_CLASSES,
     NWS_THRESHOLDS,
     FailureFilter,
     ProbeError,
@@ -44,6 +45,32 @@ def test_nws_thresholds_are_the_papers():
 )
 def test_threshold_per_dataset(dataset, expected):
     assert FailureFilter().threshold(dataset) == expected
+
+
+def test_dataset_classes_are_the_registrys_for_every_registered_dataset():
+    from weightspace.zoo.data.registry import dataset_info, list_datasets
+
+    expected = {}
+    for name in list_datasets():
+        info = dataset_info(name)
+        assert info is not None, name
+        expected.setdefault(dataset_key(name), info.n_classes)
+    assert dict(DATASET_CLASSES) == expected
+    assert DATASET_CLASSES["tetris"] == 7
+    assert DATASET_CLASSES["mnist"] == DATASET_CLASSES["shapes"] == 10
+
+
+def test_a_dataset_registered_later_gets_the_chance_threshold(monkeypatch):
+    from weightspace.zoo.data import registry
+    from weightspace.zoo.data.registry import DatasetInfo, register_dataset
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    with pytest.raises(ProbeError, match="no failed-training threshold"):
+        FailureFilter().threshold("five-way")
+    info = DatasetInfo(("a", "b", "c", "d", "e"), 10, 5, (1, 2, 2))
+    register_dataset("five_way", lambda root=None: None, info=info)
+    assert DATASET_CLASSES["five_way"] == 5
+    assert FailureFilter().rule("five-way") == (0.4, "2x chance (1/5)")
 
 
 def test_filter_keeps_exactly_the_models_at_or_above_the_threshold():

@@ -6,13 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from weightspace import Library, WeightspaceError
+from weightspace import Library, WeightspaceError, load_weights
 from weightspace.cli.main import main
-from weightspace.represent import miwd
+from weightspace.represent import DEFAULT_BINS, DEFAULT_WINDOWS, miwd
 from weightspace.represent.registry import (
+    REPRESENTATION_SPECS,
     create_representation,
     describe_library,
+    describe_weights,
     list_representations,
+    representation_spec,
 )
 
 from ..conftest import make_cnn
@@ -80,6 +83,54 @@ def test_unknown_representation_and_parameter():
         create_representation("nope")
     with pytest.raises(WeightspaceError, match="representation 'miwd'"):
         create_representation("miwd", bins=3)
+
+
+def test_representation_spec_says_what_a_representation_reads():
+    assert representation_spec("miwd").reads == "vectors"
+    assert representation_spec("layer-stats").reads == "weightsets"
+    assert representation_spec("pca").fit_on_all
+    assert not representation_spec("miwd").fit_on_all
+    with pytest.raises(WeightspaceError, match=r"unknown representation 'nope'; choose one of "):
+        representation_spec("nope")
+    assert sorted(REPRESENTATION_SPECS) == list_representations()
+    assert REPRESENTATION_SPECS["chain"] is representation_spec("chain")
+    with pytest.raises(TypeError):
+        REPRESENTATION_SPECS["mine"] = representation_spec("miwd")  # type: ignore[index]
+
+
+def test_describe_weights_fits_on_the_given_models(small_lib):
+    sets = [small_lib.get(i) for i in small_lib.ids()]
+    X = describe_weights("miwd", sets, S=8, B=4)
+    assert X.dtype == np.float32
+    np.testing.assert_array_equal(X, miwd([w.vector() for w in sets], S=8, B=4).reshape(6, -1))
+    np.testing.assert_array_equal(
+        describe_weights("layer-stats", sets),
+        create_representation("layer-stats").fit_transform(sets).astype(np.float32),
+    )
+    vectors = [w.vector() for w in sets]
+    # PCA of the same vectors differs between fits in the last float32 digits
+    np.testing.assert_allclose(
+        describe_weights("pca", sets, K=3),
+        create_representation("pca", K=3).fit_transform(vectors),
+        rtol=1e-4,
+        atol=1e-3,
+    )
+    with pytest.raises(WeightspaceError, match="representation 'miwd'"):
+        describe_weights("miwd", sets, bins=3)
+
+
+def test_describe_cli_files_use_the_miwd_defaults(tmp_path, cnn, capsys):
+    import torch
+
+    ckpt = tmp_path / "a.pt"
+    torch.save(cnn.state_dict(), ckpt)
+    assert main(["describe", str(ckpt), "-o", str(tmp_path / "d.npy")]) == 0
+    X = np.load(tmp_path / "d.npy")
+    assert X.shape == (1, DEFAULT_WINDOWS * DEFAULT_BINS)
+    vector = load_weights(ckpt).vector()
+    expected = miwd([vector], S=32, B=32, value_range=(-5.0, 5.0)).reshape(1, -1)
+    np.testing.assert_allclose(X, expected, atol=1e-7)
+    capsys.readouterr()
 
 
 def test_describe_cli_library_files_and_plot(small_lib, tmp_path, capsys, cnn):

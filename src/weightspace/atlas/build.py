@@ -17,6 +17,7 @@ import numpy as np
 from weightspace.atlas.colors import VIRIDIS, categorical_palette, normalized_accuracy
 from weightspace.atlas.embed import MIN_UMAP_MODELS, AtlasEmbedding
 from weightspace.atlas.model import Atlas, AtlasError, Coloring, Column
+from weightspace.represent.miwd import DEFAULT_BINS, DEFAULT_VALUE_RANGE, DEFAULT_WINDOWS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +33,7 @@ MAX_CATEGORIES = 40
 #: Preferred axes of the parallel coordinates (the paper's Fig. 1 shows six parameters).
 _PARALLEL_FIRST = ("dataset", "optimizer", "activation", "init", "learning_rate", "batch_size")
 _NOT_SHOWN = ("seed", "zoo_index", "zoo_key", "zoo_space")
-_DEFAULT_MIWD = {"S": 32, "B": 32, "value_range": (-5.0, 5.0)}
+_DEFAULT_MIWD = {"S": DEFAULT_WINDOWS, "B": DEFAULT_BINS, "value_range": DEFAULT_VALUE_RANGE}
 
 
 def build_atlas(

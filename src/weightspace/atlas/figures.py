@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from weightspace.atlas.model import Atlas
+from weightspace.represent.miwd import DEFAULT_VALUE_RANGE
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -147,7 +148,7 @@ def plot_selection(
 
     summary = summarize(atlas, indices, n_examples=n_examples)
     params = dict(atlas.representation).get("params") or {}
-    lo, hi = (float(v) for v in params.get("value_range", (-5.0, 5.0)))
+    lo, hi = (float(v) for v in params.get("value_range", DEFAULT_VALUE_RANGE))
     panels = [
         *[(atlas.descriptors[i], example_label(atlas, int(i)), "magma", True) for i in summary.examples],
         (summary.mean, "mean", "magma", True),

@@ -16,6 +16,7 @@ import numpy as np
 from weightspace.atlas.colors import MAGMA, VIRIDIS, colorscale_of
 from weightspace.atlas.model import Atlas, Column
 from weightspace.atlas.summary import SelectionSummary
+from weightspace.represent.miwd import DEFAULT_VALUE_RANGE
 
 __all__ = [
     "descriptor_figure",
@@ -52,7 +53,7 @@ def empty_figure(message: str = "", height: int = 120) -> dict[str, Any]:
 
 def _value_range(atlas: Atlas) -> tuple[float, float]:
     params = dict(atlas.representation).get("params", {})
-    lo, hi = (params or {}).get("value_range", (-5.0, 5.0))
+    lo, hi = (params or {}).get("value_range", DEFAULT_VALUE_RANGE)
     return float(lo), float(hi)
 
 

@@ -208,24 +208,14 @@ def describe_weights(atlas: Atlas, weights: WeightSet) -> np.ndarray:
     name = str(rep.get("name", "miwd"))
     params = dict(rep.get("params") or {})
     shape = atlas.descriptors.shape[1:]
-    if name == "miwd":
-        from weightspace.represent.miwd import miwd
+    from weightspace.represent import registry
 
-        lo, hi = params.get("value_range", (-5.0, 5.0))
-        S, B = int(params.get("S", 32)), int(params.get("B", 32))
-        out = miwd([weights.vector()], S=S, B=B, value_range=(float(lo), float(hi)))
-        return np.asarray(out[0], dtype=np.float32).reshape(shape)
-    from weightspace.represent.registry import _spec, create_representation
-
-    spec = _spec(name)
-    if spec.fit_on_all:
+    if registry.representation_spec(name).fit_on_all:
         raise WeightspaceError(
             f"representation {name!r} is fitted on the whole library; new models cannot be "
             "described alone (use an atlas of MI-WD descriptors)"
         )
-    item = weights.vector() if spec.reads == "vectors" else weights
-    est = create_representation(name, **params).fit([item])
-    return np.asarray(est.transform([item]), dtype=np.float32).reshape(shape)
+    return registry.describe_weights(name, [weights], **params).reshape(shape)
 
 
 def place(atlas: Atlas, name: str, weights: WeightSet, *, k: int = 8) -> Placement:

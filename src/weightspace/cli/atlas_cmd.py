@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from weightspace.cli.options import representation_params
 from weightspace.errors import WeightspaceError
 from weightspace.io.limits import UPLOAD_MAX_WEIGHTS
 
@@ -80,21 +81,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _rep_params(items: list[str]) -> dict[str, Any]:
-    from weightspace.cli.library_cmd import parse_meta
-
-    params = parse_meta(items)
-    if isinstance(params.get("value_range"), str):
-        lo, _, hi = params["value_range"].partition(",")
-        try:
-            params["value_range"] = (float(lo), float(hi))
-        except ValueError:
-            raise WeightspaceError(
-                f"--param value_range={params['value_range']!r}: expected two numbers, e.g. -5,5"
-            ) from None
-    return params
-
-
 def load_or_build(args: argparse.Namespace) -> Atlas:
     """The atlas of ``args.source``: read from JSON, or built from a library (cached)."""
     from weightspace.atlas import Atlas, build_atlas
@@ -105,7 +91,7 @@ def load_or_build(args: argparse.Namespace) -> Atlas:
     return build_atlas(
         source,
         representation=args.repr,
-        params=_rep_params(args.param),
+        params=representation_params(args.param),
         snapshot=args.snapshot,
         where=args.where,
         n_neighbors=args.n_neighbors,

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from weightspace.cli.engine_args import add_engine_arguments, engine_runtime
-from weightspace.cli.library_cmd import add_max_weights_argument, parse_meta
+from weightspace.cli.library_cmd import add_max_weights_argument
+from weightspace.cli.options import representation_params
 from weightspace.errors import WeightspaceError
 
 __all__ = ["register"]
@@ -50,14 +51,6 @@ def register(commands: Any) -> None:
     p.set_defaults(run=_describe)
 
 
-def _params(args: argparse.Namespace) -> dict[str, Any]:
-    params = parse_meta(args.param)
-    if "value_range" in params and isinstance(params["value_range"], str):
-        lo, _, hi = params["value_range"].partition(",")
-        params["value_range"] = (float(lo), float(hi))
-    return params
-
-
 def _describe(args: argparse.Namespace) -> int:
     from weightspace.library import Library
 
@@ -82,7 +75,7 @@ def _describe(args: argparse.Namespace) -> int:
                 args.repr,
                 ids=ids,
                 snapshot=args.snapshot,
-                params=_params(args),
+                params=representation_params(args.param),
                 progress=not args.quiet,
                 engine=args.engine,
             )
@@ -101,13 +94,11 @@ def _describe(args: argparse.Namespace) -> int:
 
 def _describe_files(args: argparse.Namespace) -> tuple[np.ndarray, list[str]]:
     from weightspace.io.load import load_weights
-    from weightspace.represent.registry import _spec, create_representation
+    from weightspace.represent.registry import describe_weights, representation_spec
 
-    spec = _spec(args.repr)
+    representation_spec(args.repr)  # an unknown name fails before any file is read
     sets = [load_weights(p, max_weights=args.max_weights) for p in args.source]
-    inputs: list[Any] = [ws.vector() for ws in sets] if spec.reads == "vectors" else sets
-    estimator = create_representation(args.repr, **_params(args))
-    X = np.asarray(estimator.fit(inputs).transform(inputs), dtype=np.float32)
+    X = describe_weights(args.repr, sets, **representation_params(args.param))
     return X, [str(p) for p in args.source]
 
 
@@ -128,11 +119,12 @@ def _write(out: Path, X: np.ndarray, labels: list[str]) -> None:
 
 def _plot(lib: Any, args: argparse.Namespace) -> int:
     from weightspace.represent.figures import descriptor_figure, save
+    from weightspace.represent.miwd import DEFAULT_BINS, DEFAULT_VALUE_RANGE, DEFAULT_WINDOWS
 
-    params = _params(args)
-    S = int(params.get("S", 32))
-    B = int(params.get("B", 32))
-    value_range = tuple(params.get("value_range", (-5.0, 5.0)))
+    params = representation_params(args.param)
+    S = int(params.get("S", DEFAULT_WINDOWS))
+    B = int(params.get("B", DEFAULT_BINS))
+    value_range = tuple(params.get("value_range", DEFAULT_VALUE_RANGE))
     matrix = lib.snapshot_matrix(args.model)
     progress = lib.snapshot_table([args.model])["progress"].tolist()
     row = lib.query("id = ?", [args.model]).iloc[0].to_dict()

@@ -14,7 +14,7 @@ __all__ = ["register_linear"]
 
 def register_linear(subparsers: Any) -> None:
     """Add ``linear`` to the ``probe`` sub-commands."""
-    from weightspace.cli.probe_cmd import add_common_arguments
+    from weightspace.cli.options import add_common_arguments
 
     p = subparsers.add_parser(
         "linear",
@@ -49,7 +49,13 @@ def register_linear(subparsers: Any) -> None:
 
 
 def _linear(args: argparse.Namespace) -> int:
-    from weightspace.cli.probe_cmd import _params, emit, failure_filter, int_list, split_list
+    from weightspace.cli.options import (
+        emit,
+        failure_filter,
+        int_list,
+        representation_params,
+        split_list,
+    )
     from weightspace.library import Library
     from weightspace.probe.linear import linear_probe
 
@@ -58,7 +64,7 @@ def _linear(args: argparse.Namespace) -> int:
         lib,
         [t for item in args.target for t in split_list(item)],
         representation=args.repr,
-        params=_params(args.param),
+        params=representation_params(args.param),
         snapshots=int_list(args.snapshots, "--snapshots"),
         categorical=split_list(args.categorical),
         n_seeds=args.seeds,

@@ -42,7 +42,8 @@ from weightspace.predict.common import (
 )
 from weightspace.predict.distance import ZooDistance
 from weightspace.predict.models import _Regressor, create_model, load_model, load_skops
-from weightspace.represent.registry import _REGISTRY, create_representation, list_representations
+from weightspace.represent.registry import REPRESENTATION_SPECS as _REGISTRY
+from weightspace.represent.registry import create_representation, list_representations
 
 __all__ = ["FORMAT", "Predictor", "fit_predictor", "load_predictor"]
 

@@ -21,7 +21,7 @@ both sides of a split.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,22 +55,6 @@ NWS_THRESHOLDS: Mapping[str, float] = {
     "fashion_mnist": 0.50,
 }
 
-#: Number of classes of the registered datasets (for the chance-based default threshold). Kept here so
-#: that the probes need not import the zoo (and torch); a test checks it against the dataset registry.
-DATASET_CLASSES: Mapping[str, int] = {
-    "mnist": 10,
-    "fashion_mnist": 10,
-    "cifar10": 10,
-    "svhn": 10,
-    "stl10": 10,
-    "digits": 10,
-    "mnist10k": 10,
-    "mnist1d": 10,
-    "shapes": 10,
-    "colour_shapes": 10,
-    "textures": 10,
-    "tetris": 7,
-}
 
 _ALIASES = {
     "cifar_10": "cifar10",
@@ -98,6 +82,43 @@ def dataset_key(name: object) -> str:
     """
     key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
     return _ALIASES.get(key, key)
+
+
+class _RegistryClasses(Mapping[str, int]):
+    """Classes per dataset, read from the dataset registry's entries each time (a live view).
+
+    Keys are spelled as :func:`dataset_key` spells them; datasets whose entry does not know its
+    classes without loading (:attr:`~weightspace.zoo.data.registry.DatasetEntry.info` is None) are
+    left out. The registry (and with it PyTorch) is imported on first use, not with the probes.
+    """
+
+    def _counts(self) -> dict[str, int]:
+        from weightspace.zoo.data.registry import dataset_info, list_datasets
+
+        counts: dict[str, int] = {}
+        for name in list_datasets():
+            info = dataset_info(name)
+            if info is not None:
+                counts.setdefault(dataset_key(name), info.n_classes)
+        return counts
+
+    def __getitem__(self, key: str) -> int:
+        return self._counts()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._counts())
+
+    def __len__(self) -> int:
+        return len(self._counts())
+
+    def __repr__(self) -> str:
+        return repr(self._counts())
+
+
+#: Number of classes of the registered datasets (for the chance-based default threshold): a
+#: read-only view of the dataset registry (:func:`weightspace.zoo.data.registry.dataset_info`), which
+#: owns them; keys as :func:`dataset_key` spells them.
+DATASET_CLASSES: Mapping[str, int] = _RegistryClasses()
 
 
 @dataclass(frozen=True)
@@ -129,7 +150,7 @@ class FailureFilter:
 
     thresholds: Mapping[str, float] = field(default_factory=lambda: dict(NWS_THRESHOLDS))
     chance_multiple: float = 2.0
-    n_classes: Mapping[str, int] = field(default_factory=lambda: dict(DATASET_CLASSES))
+    n_classes: Mapping[str, int] = field(default_factory=lambda: DATASET_CLASSES)
     metric: str = "test_acc"
     dataset_column: str = "dataset"
     default: float | None = None
@@ -138,10 +159,10 @@ class FailureFilter:
         """The threshold of ``dataset`` and where it comes from (``"threshold"``, ``"2x chance"``)."""
         key = dataset_key(dataset) if dataset is not None else None
         given = {dataset_key(k): float(v) for k, v in self.thresholds.items()}
-        classes = {dataset_key(k): int(v) for k, v in self.n_classes.items()}
         if key is not None and key in given:
             source = "NWS" if NWS_THRESHOLDS.get(key) == given[key] else "given"
             return given[key], source
+        classes = {dataset_key(k): int(v) for k, v in self.n_classes.items()}
         if key is not None and key in classes:
             k = classes[key]
             return self.chance_multiple / k, f"{self.chance_multiple:g}x chance (1/{k})"

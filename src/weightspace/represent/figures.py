@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from weightspace.represent.miwd import miwd
+from weightspace.represent.miwd import DEFAULT_BINS, DEFAULT_VALUE_RANGE, DEFAULT_WINDOWS, miwd
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -23,7 +23,7 @@ __all__ = ["descriptor_figure", "plot_descriptor", "plot_descriptor_lines"]
 def plot_descriptor(
     desc: np.ndarray,
     *,
-    value_range: tuple[float, float] = (-5.0, 5.0),
+    value_range: tuple[float, float] = DEFAULT_VALUE_RANGE,
     ax: Axes | None = None,
     title: str = "",
 ) -> Axes:
@@ -50,7 +50,7 @@ def plot_descriptor(
 def plot_descriptor_lines(
     desc: np.ndarray,
     *,
-    value_range: tuple[float, float] = (-5.0, 5.0),
+    value_range: tuple[float, float] = DEFAULT_VALUE_RANGE,
     ax: Axes | None = None,
     title: str = "",
 ) -> Axes:
@@ -77,9 +77,9 @@ def descriptor_figure(
     snapshots: Sequence[np.ndarray],
     *,
     progress: Sequence[float] | None = None,
-    S: int = 32,
-    B: int = 32,
-    value_range: tuple[float, float] = (-5.0, 5.0),
+    S: int = DEFAULT_WINDOWS,
+    B: int = DEFAULT_BINS,
+    value_range: tuple[float, float] = DEFAULT_VALUE_RANGE,
     sizes: Sequence[int] = (8, 16, 32, 64),
     title: str = "",
 ) -> Figure:

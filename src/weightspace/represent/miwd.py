@@ -25,7 +25,20 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from weightspace.errors import WeightspaceError
 from weightspace.represent import _miwd_kernel as _kernel
 
-__all__ = ["MIWD", "RepresentationError", "miwd"]
+__all__ = [
+    "DEFAULT_BINS",
+    "DEFAULT_VALUE_RANGE",
+    "DEFAULT_WINDOWS",
+    "MIWD",
+    "RepresentationError",
+    "miwd",
+]
+
+#: The MI-WD defaults of the paper (Eilertsen et al. 2024): S = 32 windows, B = 32 bins over the
+#: value range (-5, 5). Every default elsewhere (describe, the atlas, figures) is one of these.
+DEFAULT_WINDOWS = 32
+DEFAULT_BINS = 32
+DEFAULT_VALUE_RANGE: tuple[float, float] = (-5.0, 5.0)
 
 Outliers = Literal["clip", "drop"]
 _OUTLIERS = ("clip", "drop")
@@ -113,9 +126,9 @@ def _as_vector_list(
 # ---------------------------------------------------------------------------------- engine
 def miwd(
     vectors: Sequence[npt.ArrayLike] | np.ndarray,
-    S: int = 32,
-    B: int = 32,
-    value_range: tuple[float, float] = (-5.0, 5.0),
+    S: int = DEFAULT_WINDOWS,
+    B: int = DEFAULT_BINS,
+    value_range: tuple[float, float] = DEFAULT_VALUE_RANGE,
     outliers: Outliers = "clip",
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -400,9 +413,9 @@ class MIWD(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def __init__(
         self,
         *,
-        S: int = 32,
-        B: int = 32,
-        value_range: tuple[float, float] = (-5.0, 5.0),
+        S: int = DEFAULT_WINDOWS,
+        B: int = DEFAULT_BINS,
+        value_range: tuple[float, float] = DEFAULT_VALUE_RANGE,
         outliers: Outliers = "clip",
         flatten: bool = True,
     ) -> None:

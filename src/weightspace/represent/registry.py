@@ -3,7 +3,10 @@
 ``create_representation("miwd", S=16, B=16)`` builds the transformer; :func:`describe_library`
 computes a representation for a library selection in bounded-memory batches and caches the result in
 the library (``LIB/cache``), keyed by the representation, its parameters, the snapshot and the ids
-(and, for ``hyper``, a hash of the encoder's files).
+(and, for ``hyper``, a hash of the encoder's files); :func:`describe_weights` describes models
+outside a library (checkpoint files, an upload). :func:`representation_spec` tells what a
+representation reads and whether it is fitted on the whole selection
+(:data:`REPRESENTATION_SPECS`: all of them, read-only).
 
 ``hyper`` (a trained encoder of :mod:`weightspace.learn`) is imported only when used: the learn
 package builds on this one, never the reverse.
@@ -11,13 +14,15 @@ package builds on this one, never the reverse.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
 
 from weightspace.errors import WeightspaceError
+from weightspace.io.weightset import WeightSet
 from weightspace.library import Library
 from weightspace.represent.baselines import PCABaseline, RandomProjection, RawBaseline
 from weightspace.represent.chain import ChainGram
@@ -26,11 +31,14 @@ from weightspace.represent.stats import GlobalStats, LayerStats, SWStats
 from weightspace.represent.unterthiner import UnterthinerStats
 
 __all__ = [
+    "REPRESENTATION_SPECS",
     "RepresentationSpec",
     "create_representation",
     "describe_library",
+    "describe_weights",
     "list_representations",
     "representation_cache_key",
+    "representation_spec",
 ]
 
 
@@ -111,12 +119,28 @@ _REGISTRY: dict[str, RepresentationSpec] = {
 }
 
 
+#: The registered representations by name (read-only).
+REPRESENTATION_SPECS: Mapping[str, RepresentationSpec] = MappingProxyType(_REGISTRY)
+
+
 def list_representations() -> list[str]:
     """Names of the registered representations."""
     return sorted(_REGISTRY)
 
 
-def _spec(name: str) -> RepresentationSpec:
+def representation_spec(name: str) -> RepresentationSpec:
+    """The registry entry of representation ``name`` (what it reads, whether it is fitted on all).
+
+    Raises
+    ------
+    WeightspaceError
+        For a name that is not registered (the message lists the registered ones).
+
+    Examples
+    --------
+    >>> representation_spec("miwd").reads, representation_spec("chain").reads
+    ('vectors', 'weightsets')
+    """
     if name not in _REGISTRY:
         raise WeightspaceError(
             f"unknown representation {name!r}; choose one of {', '.join(list_representations())}"
@@ -126,17 +150,50 @@ def _spec(name: str) -> RepresentationSpec:
 
 def representation_cache_key(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
     """Extra cache-key entries of representation ``name`` with ``params`` (empty for most)."""
-    spec = _spec(name)
+    spec = representation_spec(name)
     return {} if spec.cache_key is None else spec.cache_key(dict(params or {}))
 
 
 def create_representation(name: str, **params: Any) -> Any:
     """A new (unfitted) transformer of the representation ``name`` with ``params``."""
-    spec = _spec(name)
+    spec = representation_spec(name)
     try:
         return spec.factory(**params)
     except TypeError as exc:
         raise WeightspaceError(f"representation {name!r}: {exc}") from None
+
+
+def describe_weights(name: str, weights: Sequence[WeightSet], **params: Any) -> np.ndarray:
+    """Representation ``name`` of models outside a library, fitted on these models.
+
+    The transformer is fitted on ``weights`` and transforms them, as :func:`describe_library` does
+    for a library selection (canonical vectors or WeightSets, whichever the representation reads).
+
+    Parameters
+    ----------
+    name : str
+        A registered representation (:func:`list_representations`).
+    weights : sequence of WeightSet
+        The models, one WeightSet each.
+    **params
+        Parameters of the representation (``S=16``, ``value_range=(-1, 1)``, ``encoder=DIR``).
+
+    Returns
+    -------
+    X : numpy.ndarray of shape (n_models, n_features), float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from weightspace.io import load_weights
+    >>> w = load_weights({"fc.weight": np.ones((2, 3), np.float32), "fc.bias": np.zeros(2, np.float32)})
+    >>> describe_weights("miwd", [w], S=2, B=4).shape
+    (1, 8)
+    """
+    spec = representation_spec(name)
+    inputs: list[Any] = [w.vector() for w in weights] if spec.reads == "vectors" else list(weights)
+    estimator = create_representation(name, **params)
+    return np.asarray(estimator.fit(inputs).transform(inputs), dtype=np.float32)
 
 
 def describe_library(
@@ -182,7 +239,7 @@ def describe_library(
     """
     if engine not in ("local", "ray"):
         raise WeightspaceError(f"describe engine must be 'local' or 'ray'; got {engine!r}")
-    spec = _spec(name)
+    spec = representation_spec(name)
     chosen = lib.ids() if ids is None else [int(i) for i in ids]
     if not chosen:
         raise WeightspaceError(f"{lib.path}: no models to describe")
