@@ -193,3 +193,16 @@ def test_tetris_task_zoo_has_the_registrys_seven_pieces():
     assert sorted(fields["datasets"]) == sorted(
         task_names("tetris", [(a, b) for a in range(7) for b in range(a + 1, 7)])
     )
+
+
+def test_threads_using_the_registries_first_register_the_builtins_once():
+    code = (
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from weightspace.zoo.architectures import list_architectures\n"
+        "from weightspace.zoo.space import list_spaces\n"
+        "with ThreadPoolExecutor(8) as pool:\n"
+        "    calls = [pool.submit(f) for f in [list_architectures, list_spaces] * 8]\n"
+        "    print(len({c.result() for c in calls}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2"]
