@@ -3,13 +3,13 @@ import pytest
 import torch
 
 from weightspace import WeightspaceError, load_weights
-from weightspace.zoo import architectures
 from weightspace.zoo.architectures import (
     ArchitectureError,
     SequentialNet,
     create_architecture,
     list_architectures,
     register_architecture,
+    registry,
 )
 
 # Small but representative settings per registered architecture (fast on a CPU).
@@ -263,7 +263,8 @@ def test_seed_and_generator_are_exclusive_and_seed_is_checked():
 
 
 def test_register_a_custom_architecture(monkeypatch):
-    monkeypatch.setattr(architectures, "_REGISTRY", dict(architectures._REGISTRY))
+    list_architectures()  # registers the built-in families, so that the copy holds them
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
 
     def tiny(*, generator, width=2):
         layer = torch.nn.Linear(width, 1)

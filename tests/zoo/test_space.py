@@ -271,6 +271,7 @@ def test_yaml_without_pyyaml_gives_an_install_hint(tmp_path, monkeypatch):
 
 
 def test_register_and_get_spaces(monkeypatch):
+    list_spaces()  # registers the built-in spaces, so that the copy holds them
     monkeypatch.setattr(space_module, "_SPACES", dict(space_module._SPACES))
     tiny = HyperSpace.create("tiny", {"a": [1, 2]})
     register_space("tiny", tiny)

@@ -109,6 +109,25 @@ def test_plain_architectures_mix_the_task_into_the_initialization():
     assert tuple(cnn(torch.zeros(2, 1, 8, 8)).shape) == (2, 2)
 
 
+@pytest.mark.parametrize(
+    ("name", "kw", "message"),
+    [
+        ("plain-mlp", {"hidden": 5}, "hidden must be a sequence of ints; got 5"),
+        ("plain-cnn", {"widths": ()}, "widths must be a non-empty sequence of ints"),
+    ],
+)
+def test_plain_architectures_raise_task_errors_for_their_layer_lists(name, kw, message):
+    with pytest.raises(TaskError, match=message):
+        create_architecture(name, seed=0, **kw)
+
+
+def test_the_plain_nets_of_tasks_are_those_of_the_architecture_registry():
+    from weightspace.zoo import architectures, tasks
+
+    assert tasks.plain_mlp is architectures.plain_mlp
+    assert tasks.plain_cnn is architectures.plain_cnn
+
+
 def test_presets_are_task_zoos():
     plan = get_preset("htt-mnist10k-mlp")
     assert plan.grid

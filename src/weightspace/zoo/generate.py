@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
-import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +44,7 @@ __all__ = [
     "generate_zoo",
     "plan_models",
     "prepare_dataset",
+    "train_group",
 ]
 
 #: Models trained together in one worker task (the batched trainer stacks those it can; a killed run
@@ -205,10 +203,10 @@ def _build_model(
     return space.create_model(spec.config, **kwargs)
 
 
-def _train_group(
+def train_group(
     plan: ZooPlan, specs: list[ModelSpec], data: Dataset | None = None
 ) -> list[Trained]:
-    """Train a group of models that share a dataset (in a worker process).
+    """Train a group of models that share a dataset (in a worker process): what every engine runs.
 
     ``data`` is the group's dataset as :func:`prepare_dataset` gives it (the Ray engine ships it);
     by default the worker loads it once and keeps it. Snapshots travel back as NumPy arrays:
@@ -256,32 +254,6 @@ def _train(models: list[Any], data: Dataset, configs: list[TrainConfig]) -> list
         for i, result in zip(indices, trained, strict=True):
             results[i] = result
     return [r for r in results if r is not None]
-
-
-def _worker_init(parent: int) -> None:
-    import torch
-
-    _exit_with_parent(parent)
-    # Each worker process is ours: one thread each, the processes give the parallelism.
-    torch.set_num_threads(1)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Linux: the worker gets SIGTERM when the generating process dies, even by SIGKILL or the
-    OOM killer; otherwise it would wait on its task queue forever (an orphan holding memory).
-    No standard-library or torch call does this; it is one ``prctl``."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    pr_set_pdeathsig = 1
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 # ------------------------------------------------------------------------------ parent side
@@ -472,30 +444,5 @@ def generate_zoo(
     return GenerateReport(len(specs), len(specs) - len(todo), trained, time.perf_counter() - start)
 
 
-def _run_groups(
-    plan: ZooPlan, groups: list[list[ModelSpec]], workers: int
-) -> Generator[tuple[list[Trained], float], None, None]:
-    """The local engine: groups on ``workers`` spawned processes (0: in this process), yielded as
-    they finish with their wall-clock seconds."""
-    if workers < 0:
-        raise WeightspaceError(f"workers must be >= 0; got {workers}")
-    if workers == 0:
-        for group in groups:
-            t0 = time.perf_counter()
-            results = _train_group(plan, group)
-            yield results, time.perf_counter() - t0
-        return
-    # spawn, not fork: forking a process that already runs torch's thread pools can deadlock
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, initializer=_worker_init, initargs=(os.getpid(),), mp_context=context
-    ) as pool:
-        pending: dict[Future[Any], float] = {}
-        queue = list(groups)
-        while queue or pending:
-            while queue and len(pending) < workers:
-                pending[pool.submit(_train_group, plan, queue.pop(0))] = time.perf_counter()
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                t0 = pending.pop(future)
-                yield future.result(), time.perf_counter() - t0
+# the name bench/bench_ray.py imports (it times one group as the engines run it)
+_train_group = train_group

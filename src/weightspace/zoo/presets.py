@@ -14,7 +14,7 @@ from typing import Any
 
 from weightspace.errors import WeightspaceError
 from weightspace.zoo.space import HyperSpace, IntRange, get_space, load_space
-from weightspace.zoo.tasks import htt_plan_fields  # also registers the task-zoo spaces
+from weightspace.zoo.tasks import htt_plan_fields
 
 __all__ = ["ZooPlan", "get_preset", "list_presets", "register_preset"]
 

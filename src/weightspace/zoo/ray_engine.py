@@ -1,6 +1,6 @@
 """The Ray engine: each group of models is a Ray task; the driver commits what comes back.
 
-A task runs the same worker function as the local engine (``_train_group``) on the same group, so a
+A task runs the same worker function as the local engine (``train_group``) on the same group, so a
 plan gives the same models on either engine. Datasets go to the workers through Ray's object store
 (the driver prepares each once) and the trained snapshots come back the same way, so workers on
 other machines need weightspace installed, but neither the library nor the datasets nor a shared
@@ -41,11 +41,11 @@ def _ray_train_group(
     """A Ray task: train one group on ``threads`` threads; its models and its seconds."""
     import torch
 
-    from weightspace.zoo.generate import _train_group
+    from weightspace.zoo.generate import train_group
 
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    trained = _train_group(plan, specs, data)
+    trained = train_group(plan, specs, data)
     return trained, time.perf_counter() - start
 
 

@@ -1,7 +1,8 @@
 """Hyper-parameter spaces as files: TOML, YAML or JSON to :class:`HyperSpace` and back.
 
-Split from :mod:`weightspace.zoo.space` (which re-exports these functions); every error names the
-file, the key and the fix.
+Builds on the space values of :mod:`weightspace.zoo.hyperspace` only (the registry,
+:mod:`weightspace.zoo.space`, re-exports these functions); every error names the file, the key and
+the fix.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from weightspace.zoo.space import (
-    _KINDS,
+from weightspace.zoo.hyperspace import (
+    PARAM_KINDS,
     HyperSpace,
     Param,
     SpaceError,
-    _fail,
-    _is_number,
     as_param,
+    is_finite_number,
+    space_error,
 )
 
 __all__ = ["dump_space", "load_space", "space_from_dict"]
@@ -37,20 +38,22 @@ def space_from_dict(data: Any, *, source: str = "<dict>") -> HyperSpace:
     Every error names ``source``, the key, what was expected, what was found and the fix.
     """
     if not isinstance(data, Mapping):
-        raise _fail(source, "<top level>", "a table of keys", type(data).__name__)
+        raise space_error(source, "<top level>", "a table of keys", type(data).__name__)
     for key in data:
         if key not in _TOP_KEYS:
-            raise _fail(source, str(key), f"one of {list(_TOP_KEYS)}", key, "remove or rename it")
+            raise space_error(
+                source, str(key), f"one of {list(_TOP_KEYS)}", key, "remove or rename it"
+            )
     for key in ("name", "params"):
         if key not in data:
-            raise _fail(source, key, "a value", "<missing>", f"add a '{key}' key")
+            raise space_error(source, key, "a value", "<missing>", f"add a '{key}' key")
     name, params, description = data["name"], data["params"], data.get("description", "")
     if not isinstance(name, str) or not name:
-        raise _fail(source, "name", "a non-empty string", name)
+        raise space_error(source, "name", "a non-empty string", name)
     if not isinstance(description, str):
-        raise _fail(source, "description", "a string", description)
+        raise space_error(source, "description", "a string", description)
     if not isinstance(params, Mapping) or not params:
-        raise _fail(source, "params", "a non-empty table of parameters", params)
+        raise space_error(source, "params", "a non-empty table of parameters", params)
     architecture = data.get("architecture")
     if architecture is not None:
         from weightspace.zoo.architectures import list_architectures
@@ -59,10 +62,12 @@ def space_from_dict(data: Any, *, source: str = "<dict>") -> HyperSpace:
         if architecture not in known:
             close = difflib.get_close_matches(str(architecture), known, n=1)
             fix = f"did you mean {close[0]!r}?" if close else f"register it first; known: {known}"
-            raise _fail(source, "architecture", "a registered architecture", architecture, fix)
+            raise space_error(
+                source, "architecture", "a registered architecture", architecture, fix
+            )
     keys = data.get("model_keys", [])
     if not isinstance(keys, list) or not all(isinstance(k, str) and k in params for k in keys):
-        raise _fail(source, "model_keys", f"a list of names among {list(params)}", keys)
+        raise space_error(source, "model_keys", f"a list of names among {list(params)}", keys)
     built = tuple((str(k), _param_from(v, source, f"params.{k}")) for k, v in params.items())
     return HyperSpace(name, built, architecture, tuple(keys), description)
 
@@ -70,11 +75,11 @@ def space_from_dict(data: Any, *, source: str = "<dict>") -> HyperSpace:
 def _param_from(spec: Any, source: str, key: str) -> Param:
     if not isinstance(spec, Mapping):
         return as_param(spec)
-    kinds = sorted(_KINDS)
+    kinds = sorted(PARAM_KINDS)
     if "kind" not in spec:
-        raise _fail(source, f"{key}.kind", f"one of {kinds}", "<missing>", "add kind = ...")
+        raise space_error(source, f"{key}.kind", f"one of {kinds}", "<missing>", "add kind = ...")
     kind = spec["kind"]
-    cls = _KINDS.get(kind) if isinstance(kind, str) else None
+    cls = PARAM_KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         close = difflib.get_close_matches(str(kind), kinds, n=1)
         fix = (
@@ -82,16 +87,16 @@ def _param_from(spec: Any, source: str, key: str) -> Param:
             if close
             else "use choice, uniform, log-uniform, int or fixed"
         )
-        raise _fail(source, f"{key}.kind", f"one of {kinds}", kind, fix)
+        raise space_error(source, f"{key}.kind", f"one of {kinds}", kind, fix)
     fields = dataclasses.fields(cls)
     allowed = ["kind", *(f.name for f in fields)]
     for extra in sorted(set(spec) - set(allowed)):
-        raise _fail(
+        raise space_error(
             source, f"{key}.{extra}", f"only {allowed} for kind {kind!r}", extra, "remove it"
         )
     for f in fields:
         if f.default is dataclasses.MISSING and f.name not in spec:
-            raise _fail(
+            raise space_error(
                 source,
                 f"{key}.{f.name}",
                 f"a value for kind {kind!r}",
@@ -156,7 +161,7 @@ def dump_space(space: HyperSpace, path: str | Path) -> Path:
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in (".toml", ".yaml", ".yml"):
-        raise _fail(
+        raise space_error(
             str(path), "<file name>", "a .toml, .yaml or .yml file", path.suffix, "rename it"
         )
     return suffix
@@ -165,7 +170,7 @@ def _suffix(path: Path) -> str:
 def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if _is_number(value) or isinstance(value, str):
+    if is_finite_number(value) or isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml(v) for v in value) + "]"

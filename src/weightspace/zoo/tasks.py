@@ -11,14 +11,17 @@ zoos as it trains any zoo (:func:`load_task_dataset` loads the dataset restricte
 the generator also stores the columns ``task`` (the task's index in the plan), ``task_classes``
 (``"3,8"``) and ``task_dataset`` (``"mnist10k"``), see :func:`task_metadata`.
 
-Registered here (imported by :mod:`weightspace.zoo.presets`):
+Defined here:
 
-- architectures ``plain-mlp`` (the paper's MLP-4: flatten, linear + ReLU layers, a linear output)
-  and ``plain-cnn`` (PlainNet: conv k x k -> ReLU -> BN -> 2 x 2 max-pool units, one linear layer);
-  both mix the task name into the initialization seed, so that run ``r`` of two tasks does not
-  start from one initialization;
-- spaces ``htt-mlp`` and ``htt-cnn``: every task x ``runs`` seeds (a grid), SGD with fixed settings;
+- :func:`htt_space`, the spaces ``htt-mlp`` and ``htt-cnn`` (registered with the built-in spaces by
+  :mod:`weightspace.zoo.space`): every task x ``runs`` seeds (a grid), SGD with fixed settings;
 - :func:`htt_plan_fields`, the fields of the presets ``htt-mnist10k-mlp`` and ``htt-mnist10k-cnn``.
+
+Their architectures ``plain-mlp`` (the paper's MLP-4: flatten, linear + ReLU layers, a linear
+output) and ``plain-cnn`` (PlainNet: conv k x k -> ReLU -> BN -> 2 x 2 max-pool units, one linear
+layer) live in :mod:`weightspace.zoo.architectures.plain` (re-exported here); both mix the task name
+into the initialization seed, so that run ``r`` of two tasks does not start from one
+initialization.
 
 Examples
 --------
@@ -33,26 +36,16 @@ from __future__ import annotations
 
 import math
 import re
-import zlib
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from weightspace.errors import WeightspaceError
-from weightspace.zoo.architectures import (
-    SequentialNet,
-    _activation,
-    _materialize,
-    _positive_int,
-    register_architecture,
-)
+from weightspace.zoo.architectures.plain import plain_cnn, plain_mlp
 from weightspace.zoo.data.core import Dataset
-from weightspace.zoo.space import HyperSpace, IntRange, register_space
+from weightspace.zoo.hyperspace import HyperSpace, IntRange
 
 __all__ = [
     "HTT_DEFAULTS",
@@ -180,7 +173,7 @@ def random_tasks(
     Examples
     --------
     >>> random_tasks(10, 3, random_state=0)
-    [(5, 6), (0, 1), (4, 8)]
+    [(6, 7), (2, 3), (0, 9)]
     """
     _count("random_tasks", "n_classes", n_classes, 2)
     _count("random_tasks", "n_tasks", n_tasks, 1)
@@ -311,146 +304,6 @@ def task_metadata(tasks: Sequence[str], dataset: object) -> dict[str, Any]:
     }
 
 
-# ------------------------------------------------------------------------------ architectures
-def _salted(generator: torch.Generator, salt: str) -> torch.Generator:
-    """A generator seeded from ``generator``'s next draw mixed with a hash of ``salt``."""
-    if not salt:
-        return generator
-    draw = int(torch.randint(0, 2**62, (1,), generator=generator))
-    return torch.Generator().manual_seed(draw ^ zlib.crc32(salt.encode()))
-
-
-def plain_mlp(
-    *,
-    generator: torch.Generator,
-    in_features: int = 64,
-    hidden: Sequence[int] = (32, 32, 32),
-    n_classes: int = 2,
-    activation: str = "relu",
-    init: str = "default",
-    dataset: str = "",
-) -> SequentialNet:
-    """The paper's MLP-4 (appendix C), scaled: ``Flatten``, then ``Linear -> ReLU`` per hidden layer
-    and a linear output layer (the paper: three hidden layers of 500 units).
-
-    Parameters
-    ----------
-    generator : torch.Generator
-    in_features : int, default=64
-        Flattened input size (8 x 8 images: 64).
-    hidden : sequence of int, default=(32, 32, 32)
-    n_classes : int, default=2
-    activation : str, default="relu"
-    init : str, default="default"
-        PyTorch's default initialization (weights and biases), or any scheme of the ``mlp``
-        architecture (biases then 0).
-    dataset : str, default=""
-        Mixed into the initialization seed (the task zoo passes the task name), so that one seed
-        gives different initializations on different tasks.
-
-    Examples
-    --------
-    >>> from weightspace.zoo.architectures import create_architecture
-    >>> net = create_architecture("plain-mlp", seed=0)
-    >>> tuple(net(torch.zeros(3, 1, 8, 8)).shape)
-    (3, 2)
-    """
-    hparams = {k: v for k, v in locals().items() if k != "generator"}
-    arch = "plain-mlp"
-    _positive_int(arch, "in_features", in_features)
-    _positive_int(arch, "n_classes", n_classes)
-    if isinstance(hidden, int | str) or not isinstance(hidden, Sequence):
-        raise TaskError(f"architecture {arch!r}: hidden must be a sequence of ints; got {hidden!r}")
-    sizes = [in_features, *(_positive_int(arch, "hidden", h) for h in hidden), n_classes]
-    modules: list[nn.Module] = []
-    with torch.device("meta"):
-        modules.append(nn.Flatten())
-        for k in range(len(sizes) - 1):
-            modules.append(nn.Linear(sizes[k], sizes[k + 1]))
-            if k < len(sizes) - 2:
-                modules.append(_activation(arch, activation, ("relu", "leakyrelu", "tanh", "elu")))
-    net = SequentialNet(
-        OrderedDict((str(i), m) for i, m in enumerate(modules)),
-        architecture=arch,
-        input_shape=(in_features,),
-        n_classes=n_classes,
-        hparams=hparams,
-    )
-    bias = None if init == "default" else 0.0
-    return _materialize(net, init=init, generator=_salted(generator, dataset), bias=bias)
-
-
-def plain_cnn(
-    *,
-    generator: torch.Generator,
-    in_channels: int = 1,
-    input_size: int = 8,
-    n_classes: int = 2,
-    widths: Sequence[int] = (32, 64),
-    filter_size: int = 3,
-    activation: str = "relu",
-    init: str = "default",
-    dataset: str = "",
-) -> SequentialNet:
-    """The paper's PlainNet (appendix C), scaled: conv units ``Conv(k x k, SAME) -> ReLU -> BN ->
-    MaxPool 2``, then one linear layer (PlainNet-5: four units and one linear layer).
-
-    Parameters
-    ----------
-    generator : torch.Generator
-    in_channels, input_size, n_classes : int, default=1, 8, 2
-    widths : sequence of int, default=(32, 64)
-        Channels of the conv units (one unit each).
-    filter_size : int, default=3
-    activation : str, default="relu"
-    init : str, default="default"
-        As for :func:`plain_mlp`.
-    dataset : str, default=""
-        Mixed into the initialization seed (see :func:`plain_mlp`).
-
-    Examples
-    --------
-    >>> from weightspace.zoo.architectures import create_architecture
-    >>> net = create_architecture("plain-cnn", seed=0)
-    >>> tuple(net(torch.zeros(3, 1, 8, 8)).shape)
-    (3, 2)
-    """
-    hparams = {k: v for k, v in locals().items() if k != "generator"}
-    arch = "plain-cnn"
-    for param, value in (("in_channels", in_channels), ("input_size", input_size)):
-        _positive_int(arch, param, value)
-    _positive_int(arch, "n_classes", n_classes)
-    _positive_int(arch, "filter_size", filter_size)
-    if isinstance(widths, int | str) or not isinstance(widths, Sequence) or not widths:
-        raise TaskError(f"architecture {arch!r}: widths must be a non-empty sequence of ints")
-    modules: list[nn.Module] = []
-    size, channels = input_size, in_channels
-    with torch.device("meta"):
-        for width in widths:
-            _positive_int(arch, "widths", width)
-            modules += [
-                nn.Conv2d(channels, width, filter_size, padding="same"),
-                _activation(arch, activation, ("relu", "leakyrelu", "tanh", "elu")),
-                nn.BatchNorm2d(width),
-                nn.MaxPool2d(2, ceil_mode=True),
-            ]
-            channels, size = width, math.ceil(size / 2)
-        modules += [nn.Flatten(), nn.Linear(channels * size * size, n_classes)]
-    net = SequentialNet(
-        OrderedDict((str(i), m) for i, m in enumerate(modules)),
-        architecture=arch,
-        input_shape=(in_channels, input_size, input_size),
-        n_classes=n_classes,
-        hparams=hparams,
-    )
-    bias = None if init == "default" else 0.0
-    return _materialize(net, init=init, generator=_salted(generator, dataset), bias=bias)
-
-
-register_architecture("plain-mlp", plain_mlp)
-register_architecture("plain-cnn", plain_cnn)
-
-
 # ------------------------------------------------------------------------------ spaces, presets
 #: Training of the task zoos: SGD as the paper (sec. 4.1: "We use SGD as the optimizer"), with
 #: momentum 0.9, the same settings for every training; only the seed differs.
@@ -506,10 +359,6 @@ def htt_space(
         model_keys=("dataset", "activation"),
         description=f"task zoo: every task x {runs} seeds, plain-{kind}, SGD",
     )
-
-
-register_space("htt-mlp", lambda **kw: htt_space(kind="mlp", **kw))
-register_space("htt-cnn", lambda **kw: htt_space(kind="cnn", **kw))
 
 
 def htt_plan_fields(

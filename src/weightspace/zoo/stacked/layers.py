@@ -12,10 +12,24 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from weightspace.zoo.stacked.net import StackedNet
 
+__all__ = [
+    "ForwardRun",
+    "Slot",
+    "StackedActivation",
+    "StackedBatchNorm",
+    "StackedConv",
+    "StackedDropout",
+    "StackedFlatten",
+    "StackedLayer",
+    "StackedLinear",
+    "StackedMaxPool",
+    "expand_shared",
+]
+
 
 # ------------------------------------------------------------------------------------ layers
 @dataclass(frozen=True)
-class _Slot:
+class Slot:
     """Where one parameter lives in ``theta``: columns ``start:stop``, per-model ``shape``."""
 
     key: str
@@ -25,7 +39,7 @@ class _Slot:
 
 
 @dataclass
-class _Run:
+class ForwardRun:
     """Context of one stacked forward pass."""
 
     params: list[Tensor]
@@ -33,15 +47,17 @@ class _Run:
     masks: dict[int, Tensor] = field(default_factory=dict)
 
 
-class _Layer:
+class StackedLayer:
     """A stacked layer: ``(z, shared) -> (z, shared)``; ``shared`` means one input for all models,
     ``(B, *s)`` instead of ``(B, N, *s)`` (evaluation on a common data set)."""
 
-    def __call__(self, net: StackedNet, z: Tensor, shared: bool, run: _Run) -> tuple[Tensor, bool]:
+    def __call__(
+        self, net: StackedNet, z: Tensor, shared: bool, run: ForwardRun
+    ) -> tuple[Tensor, bool]:
         raise NotImplementedError
 
 
-def _stacked(net: StackedNet, z: Tensor, shared: bool) -> Tensor:
+def expand_shared(net: StackedNet, z: Tensor, shared: bool) -> Tensor:
     """Expand a shared input to the stacked layout ``(B, N, *s)``."""
     return z.unsqueeze(1).expand(z.shape[0], net.n_models, *z.shape[1:]) if shared else z
 
@@ -62,14 +78,16 @@ def _to_channels_last(x: Tensor) -> Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-class _Conv(_Layer):
+class StackedConv(StackedLayer):
     def __init__(self, m: nn.Conv2d, weight: int, bias: int | None) -> None:
         self.weight, self.bias = weight, bias
         self.stride, self.dilation = m.stride, m.dilation
         self.padding: str | tuple[int, ...] = m.padding
         self.out = m.out_channels
 
-    def __call__(self, net: StackedNet, z: Tensor, shared: bool, run: _Run) -> tuple[Tensor, bool]:
+    def __call__(
+        self, net: StackedNet, z: Tensor, shared: bool, run: ForwardRun
+    ) -> tuple[Tensor, bool]:
         n = net.n_models
         w = run.params[self.weight]
         w = w.reshape(n * w.shape[1], *w.shape[2:])
@@ -84,11 +102,13 @@ class _Conv(_Layer):
         return _split(y, n), False
 
 
-class _Linear(_Layer):
+class StackedLinear(StackedLayer):
     def __init__(self, weight: int, bias: int | None) -> None:
         self.weight, self.bias = weight, bias
 
-    def __call__(self, net: StackedNet, z: Tensor, shared: bool, run: _Run) -> tuple[Tensor, bool]:
+    def __call__(
+        self, net: StackedNet, z: Tensor, shared: bool, run: ForwardRun
+    ) -> tuple[Tensor, bool]:
         n = net.n_models
         w = run.params[self.weight]  # (N, out, in)
         if shared:  # (B, in) @ (in, N*out)
@@ -104,7 +124,7 @@ class _Linear(_Layer):
         return y.transpose(0, 1), False
 
 
-class _BatchNorm(_Layer):
+class StackedBatchNorm(StackedLayer):
     def __init__(
         self, m: nn.modules.batchnorm._BatchNorm, weight: int | None, bias: int | None, index: int
     ) -> None:
@@ -112,8 +132,10 @@ class _BatchNorm(_Layer):
         self.eps = float(m.eps)
         self.momentum = float(m.momentum)  # type: ignore[arg-type]
 
-    def __call__(self, net: StackedNet, z: Tensor, shared: bool, run: _Run) -> tuple[Tensor, bool]:
-        z = _stacked(net, z, shared)
+    def __call__(
+        self, net: StackedNet, z: Tensor, shared: bool, run: ForwardRun
+    ) -> tuple[Tensor, bool]:
+        z = expand_shared(net, z, shared)
         w = None if self.weight is None else run.params[self.weight].reshape(-1)
         b = None if self.bias is None else run.params[self.bias].reshape(-1)
         x = z.flatten(1, 2) if z.dim() > 3 else z.reshape(z.shape[0], -1)
@@ -132,42 +154,50 @@ class _BatchNorm(_Layer):
         return y.view(z.shape), False
 
 
-class _MaxPool(_Layer):
+class StackedMaxPool(StackedLayer):
     def __init__(self, m: nn.MaxPool2d) -> None:
         self.m = m
 
-    def __call__(self, net: StackedNet, z: Tensor, shared: bool, run: _Run) -> tuple[Tensor, bool]:
+    def __call__(
+        self, net: StackedNet, z: Tensor, shared: bool, run: ForwardRun
+    ) -> tuple[Tensor, bool]:
         m = self.m
         x = z if shared else z.flatten(1, 2)
         y = F.max_pool2d(x, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
         return (y, True) if shared else (_split(y, net.n_models), False)
 
 
-class _Flatten(_Layer):
-    def __call__(self, net: StackedNet, z: Tensor, shared: bool, run: _Run) -> tuple[Tensor, bool]:
+class StackedFlatten(StackedLayer):
+    def __call__(
+        self, net: StackedNet, z: Tensor, shared: bool, run: ForwardRun
+    ) -> tuple[Tensor, bool]:
         if shared:
             return z.flatten(1), True
         return z.reshape(z.shape[0], z.shape[1], -1), False
 
 
-class _Activation(_Layer):
+class StackedActivation(StackedLayer):
     def __init__(self, index: int) -> None:
         self.index = index
 
-    def __call__(self, net: StackedNet, z: Tensor, shared: bool, run: _Run) -> tuple[Tensor, bool]:
+    def __call__(
+        self, net: StackedNet, z: Tensor, shared: bool, run: ForwardRun
+    ) -> tuple[Tensor, bool]:
         runs = net.activation_runs[self.index]
         if len(runs) == 1:
             return runs[0][2](z), shared
-        z = _stacked(net, z, shared)
+        z = expand_shared(net, z, shared)
         return torch.cat([fn(z[:, lo:hi]) for lo, hi, fn in runs], dim=1), False
 
 
-class _Dropout(_Layer):
+class StackedDropout(StackedLayer):
     def __init__(self, index: int) -> None:
         self.index = index
 
-    def __call__(self, net: StackedNet, z: Tensor, shared: bool, run: _Run) -> tuple[Tensor, bool]:
+    def __call__(
+        self, net: StackedNet, z: Tensor, shared: bool, run: ForwardRun
+    ) -> tuple[Tensor, bool]:
         mask = run.masks.get(self.index)
         if not run.training or mask is None:
             return z, shared
-        return _stacked(net, z, shared) * mask, False
+        return expand_shared(net, z, shared) * mask, False

@@ -9,25 +9,25 @@ import torch
 from torch import Tensor, nn
 
 from weightspace.zoo.stacked.layers import (
-    _Activation,
-    _BatchNorm,
-    _Conv,
-    _Dropout,
-    _Flatten,
-    _Layer,
-    _Linear,
-    _MaxPool,
-    _Run,
-    _Slot,
-    _stacked,
+    ForwardRun,
+    Slot,
+    StackedActivation,
+    StackedBatchNorm,
+    StackedConv,
+    StackedDropout,
+    StackedFlatten,
+    StackedLayer,
+    StackedLinear,
+    StackedMaxPool,
+    expand_shared,
 )
 from weightspace.zoo.stacked.signature import (
     Activation,
     StackError,
-    _activation,
-    _layer_signature,
-    _leaves,
+    activation_of,
     check_stackable,
+    layer_signature,
+    leaf_modules,
 )
 
 __all__ = ["StackedNet"]
@@ -71,8 +71,8 @@ class StackedNet:
         self.channels_last = channels_last
         self.activations = [list(a) for a in activations]  # per model, per activation position
         self.dropout = [list(d) for d in dropout]  # per model, per dropout position
-        self.slots: list[_Slot] = []
-        self.layers: list[_Layer] = []
+        self.slots: list[Slot] = []
+        self.layers: list[StackedLayer] = []
         self._template = template
         self._build(template)
         self.activation_runs = self._runs()
@@ -95,33 +95,33 @@ class StackedNet:
             if param is None:
                 return None
             size = param.numel()
-            self.slots.append(_Slot(key, tuple(param.shape), col, col + size))
+            self.slots.append(Slot(key, tuple(param.shape), col, col + size))
             col += size
             return len(self.slots) - 1
 
-        for name, m in _leaves(template):
-            _layer_signature(name, m)
+        for name, m in leaf_modules(template):
+            layer_signature(name, m)
             prefix = f"{name}." if name else ""
             w = slot(prefix + "weight", getattr(m, "weight", None))
             b = slot(prefix + "bias", getattr(m, "bias", None))
             if isinstance(m, nn.Conv2d):
                 assert w is not None
-                self.layers.append(_Conv(m, w, b))
+                self.layers.append(StackedConv(m, w, b))
             elif isinstance(m, nn.Linear):
                 assert w is not None
-                self.layers.append(_Linear(w, b))
+                self.layers.append(StackedLinear(w, b))
             elif isinstance(m, nn.modules.batchnorm._BatchNorm):
-                self.layers.append(_BatchNorm(m, w, b, n_bn))
+                self.layers.append(StackedBatchNorm(m, w, b, n_bn))
                 n_bn += 1
             elif isinstance(m, nn.MaxPool2d):
-                self.layers.append(_MaxPool(m))
+                self.layers.append(StackedMaxPool(m))
             elif isinstance(m, nn.Flatten):
-                self.layers.append(_Flatten())
+                self.layers.append(StackedFlatten())
             elif isinstance(m, nn.Dropout):
-                self.layers.append(_Dropout(n_drop))
+                self.layers.append(StackedDropout(n_drop))
                 n_drop += 1
             else:
-                self.layers.append(_Activation(n_act))
+                self.layers.append(StackedActivation(n_act))
                 n_act += 1
         if col != self.theta.shape[1]:  # pragma: no cover - guarded by from_models/with_rows
             raise StackError(f"theta has {self.theta.shape[1]} columns; the layers need {col}")
@@ -168,8 +168,8 @@ class StackedNet:
         ]
         activations, dropout = [], []
         for model in models:
-            leaves = [m for _, m in _leaves(model)]
-            activations.append([a for a in map(_activation, leaves) if a is not None])
+            leaves = [m for _, m in leaf_modules(model)]
+            activations.append([a for a in map(activation_of, leaves) if a is not None])
             dropout.append([float(m.p) for m in leaves if isinstance(m, nn.Dropout)])
         return cls(
             template,
@@ -220,11 +220,11 @@ class StackedNet:
         masks : dict, optional
             Dropout multipliers from :meth:`draw_masks`.
         """
-        run = _Run(params, training, masks or {})
+        run = ForwardRun(params, training, masks or {})
         z = x
         for layer in self.layers:
             z, shared = layer(self, z, shared, run)
-        return _stacked(self, z, shared)
+        return expand_shared(self, z, shared)
 
     def infer_shapes(self, sample_shape: tuple[int, ...]) -> None:
         """Find the per-model input shape of every dropout layer and the widest layer output
@@ -233,11 +233,11 @@ class StackedNet:
         shapes: list[tuple[int, ...]] = []
         widest = 1
         x = torch.zeros((1, *sample_shape))
-        run = _Run(self.param_views(), False)
+        run = ForwardRun(self.param_views(), False)
         z, shared = x, True
         with torch.no_grad():
             for i, layer in enumerate(self.layers):
-                if isinstance(layer, _Dropout):
+                if isinstance(layer, StackedDropout):
                     shapes.append(tuple(z.shape[1:] if shared else z.shape[2:]))
                 try:
                     z, shared = layer(self, z, shared, run)

@@ -11,7 +11,16 @@ from torch import Tensor, nn
 
 from weightspace.errors import WeightspaceError
 
-__all__ = ["StackError", "activation_key", "check_stackable", "model_signature"]
+__all__ = [
+    "Activation",
+    "StackError",
+    "activation_key",
+    "activation_of",
+    "check_stackable",
+    "layer_signature",
+    "leaf_modules",
+    "model_signature",
+]
 
 Activation = Callable[[Tensor], Tensor]
 
@@ -21,7 +30,7 @@ class StackError(WeightspaceError):
 
 
 # ------------------------------------------------------------------------------------ structure
-def _activation(module: nn.Module) -> tuple[tuple[Any, ...], Activation] | None:
+def activation_of(module: nn.Module) -> tuple[tuple[Any, ...], Activation] | None:
     """``(signature, function)`` of a supported activation module, or None."""
     kind = type(module)
     if kind is nn.ReLU:
@@ -57,7 +66,7 @@ _SUPPORTED = (
 )
 
 
-def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
+def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The non-container modules of a (nested) ``nn.Sequential`` in forward order, with names."""
     out: list[tuple[str, nn.Module]] = []
 
@@ -82,7 +91,7 @@ def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return out
 
 
-def _layer_signature(name: str, m: nn.Module) -> tuple[Any, ...]:
+def layer_signature(name: str, m: nn.Module) -> tuple[Any, ...]:
     """What must agree between stacked models at one position (activations and dropout rates may
     differ); raises :class:`StackError` for an unsupported module."""
     if type(m) is nn.Conv2d:
@@ -120,7 +129,7 @@ def _layer_signature(name: str, m: nn.Module) -> tuple[Any, ...]:
         return ("flatten",)
     if type(m) is nn.Dropout:
         return ("dropout",)
-    if _activation(m) is not None:
+    if activation_of(m) is not None:
         return ("activation",)
     raise StackError(
         f"layer {name!r}: {type(m).__name__} cannot be stacked; supported: {_SUPPORTED}"
@@ -129,7 +138,7 @@ def _layer_signature(name: str, m: nn.Module) -> tuple[Any, ...]:
 
 def activation_key(model: nn.Module) -> tuple[tuple[Any, ...], ...]:
     """The activations of ``model`` in forward order (a sort key that groups equal ones)."""
-    found = (_activation(m) for _, m in _leaves(model))
+    found = (activation_of(m) for _, m in leaf_modules(model))
     return tuple(a[0] for a in found if a is not None)
 
 
@@ -140,8 +149,8 @@ def model_signature(model: nn.Module) -> tuple[Any, ...]:
     Raises :class:`StackError` for a network that cannot be stacked.
     """
     sig: list[Any] = []
-    for name, module in _leaves(model):
-        sig.append((name, *_layer_signature(name, module)))
+    for name, module in leaf_modules(model):
+        sig.append((name, *layer_signature(name, module)))
     for key, value in model.state_dict().items():
         sig.append((key, tuple(value.shape), str(value.dtype)))
     return tuple(sig)
