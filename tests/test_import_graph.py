@@ -14,10 +14,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "weightspace"
 
 #: Known circles, each as the sorted tuple of its modules.
-ALLOWED_CIRCLES = {
-    # zoo/: fixed on branch h/zoo
-    ("weightspace.zoo.space", "weightspace.zoo.space_files"),
-}
+ALLOWED_CIRCLES: set[tuple[str, ...]] = set()
 
 
 def _modules() -> dict[str, Path]:

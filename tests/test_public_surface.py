@@ -57,21 +57,11 @@ DOCUMENTED = {
 }
 
 #: ``__all__`` lists not in plain ``sorted()`` order (pyproject's RUF022 note).
-# predict/: its MODELS comes first (ruff's order); that package belongs to another branch.
+# predict/: its MODELS comes first (ruff's order).
 UNSORTED = {"weightspace.predict"}
 
 #: Private names a part imports from another part, as (importing file, imported name).
-ALLOWED_PRIVATE_IMPORTS = {
-    # zoo/: fixed on branch h/zoo
-    ("zoo/engines.py", "weightspace.zoo.generate._run_groups"),
-    ("zoo/ray_engine.py", "weightspace.zoo.generate._train_group"),
-    ("zoo/space_files.py", "weightspace.zoo.space._KINDS"),
-    ("zoo/space_files.py", "weightspace.zoo.space._fail"),
-    ("zoo/space_files.py", "weightspace.zoo.space._is_number"),
-    ("zoo/tasks.py", "weightspace.zoo.architectures._activation"),
-    ("zoo/tasks.py", "weightspace.zoo.architectures._materialize"),
-    ("zoo/tasks.py", "weightspace.zoo.architectures._positive_int"),
-}
+ALLOWED_PRIVATE_IMPORTS: set[tuple[str, str]] = set()
 
 
 # ------------------------------------------------------------------------------------ __all__
@@ -306,5 +296,5 @@ def test_the_scan_finds_private_names_across_parts(source, module, expected):
     assert private_imports(source, module) == expected
 
 
-def test_the_allowlist_holds_only_zoo_files():
-    assert all(path.startswith("zoo/") for path, _ in ALLOWED_PRIVATE_IMPORTS)
+def test_the_allowlist_is_empty():  # a new exception must be argued for here
+    assert not ALLOWED_PRIVATE_IMPORTS
