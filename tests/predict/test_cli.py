@@ -140,3 +140,25 @@ def test_rank_needs_files_or_a_library(predictor, planted_other, tmp_path, cli):
     code, _, err = cli("predict", "rank", tmp_path, "--library", planted_other)
     assert code == 1
     assert "not a predictor" in err
+
+
+def test_a_hyper_predictor_saves_ranks_and_names_a_changed_encoder(planted, tmp_path, cli):
+    from .test_predictor import tiny_encoder
+
+    encoder = tiny_encoder(planted, tmp_path / "encoder")
+    out = tmp_path / "predictor"
+    code, _, err = cli("predict", "fit", planted, "--repr", "hyper", "--param",
+                       f"encoder={encoder}", "--model", "ridge", "-o", out, "--json")  # fmt: skip
+    assert code == 0, err
+    path = tmp_path / "m.safetensors"
+    save_file(planted_arrays(np.random.default_rng(6)), path)
+    code, text, err = cli("predict", "rank", out, path, "--json")
+    assert code == 0, err
+    _check_schema(json.loads(text))
+    (encoder / "encoder.safetensors").unlink()
+    code, text, err = cli("predict", "rank", out, path)
+    assert code == 1
+    assert text == ""
+    assert len(err.strip().splitlines()) == 1
+    assert f"{encoder.resolve()}: the encoder folder of this predictor is missing" in err
+    assert "refit the predictor" in err

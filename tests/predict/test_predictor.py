@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import skops.io as sio
 from safetensors.numpy import load_file
 
-from weightspace import Library, WeightSet, WeightspaceError
+from weightspace import Library, WeightSet
 from weightspace.predict import (
     PredictorError,
     fit_predictor,
@@ -89,23 +90,23 @@ def test_every_model_round_trips_through_its_files(
     assert again.info == json.loads(json.dumps(predictor.info))
 
 
+def tiny_encoder(zoo: Path, folder: Path) -> Path:
+    """A tiny chunk-token encoder trained on ``zoo`` (2 epochs)."""
+    from weightspace.learn import TrainSettings, train_encoder
+
+    settings = TrainSettings(d_model=16, n_heads=2, d_ff=32, latent=8, projection=8,
+                             batch_size=8, epochs=2, encoder_layers=1, decoder_layers=1,
+                             tokens="chunk", chunk=4)  # fmt: skip
+    train_encoder(zoo, folder, settings, progress=False)
+    return folder
+
+
 @pytest.mark.parametrize("name", list_representations())
 def test_every_registered_representation_fits_saves_and_reloads(planted, tmp_path, name):
     lib = Library(planted)
     params = REPR_PARAMS.get(name)
     if name == "hyper":  # a learned representation: a tiny chunk-token encoder of this zoo
-        from weightspace.learn import TrainSettings, train_encoder
-
-        settings = TrainSettings(d_model=16, n_heads=2, d_ff=32, latent=8, projection=8,
-                                 batch_size=8, epochs=2, encoder_layers=1, decoder_layers=1,
-                                 tokens="chunk", chunk=4)  # fmt: skip
-        train_encoder(planted, tmp_path / "encoder", settings, progress=False)
-        params = {"encoder": str(tmp_path / "encoder")}
-        predictor = fit_predictor(lib, representation=name, params=params, model="ridge")
-        # known gap (docs/STATUS.md): the fitted encoder is not written into the predictor folder
-        with pytest.raises(WeightspaceError, match="'hyper' cannot be saved without pickle"):
-            predictor.save(tmp_path / name)
-        return
+        params = {"encoder": str(tiny_encoder(planted, tmp_path / "encoder"))}
     predictor = fit_predictor(lib, representation=name, params=params, model="ridge")
     again = load_predictor(predictor.save(tmp_path / name))
     models = [lib.get(i) for i in lib.ids()[:5]]
@@ -113,9 +114,8 @@ def test_every_registered_representation_fits_saves_and_reloads(planted, tmp_pat
         predictor.predict_weights(models)["prediction"], again.predict_weights(models)["prediction"]
     )
     assert again.representation == name
-    assert (again.architecture is None) == (
-        name in ("miwd", "stats", "raw", "pca", "randproj", "hyper")
-    )
+    # hyper reads WeightSets (the registry's `reads`), so its predictor keeps the architecture
+    assert (again.architecture is None) == (name in ("miwd", "stats", "raw", "pca", "randproj"))
 
 
 def test_a_checkpoint_of_another_architecture_is_refused(planted, tmp_path):
@@ -175,3 +175,57 @@ def test_fit_errors_name_the_problem(planted, tmp_path):
     with pytest.raises(PredictorError, match="2 architectures; representation 'swstats'"):
         fit_predictor(mixed, representation="swstats")
     assert fit_predictor(mixed, representation="stats", model="ridge").architecture is None
+
+
+@pytest.fixture(scope="module")
+def hyper_predictor(planted, tmp_path_factory):
+    """A ridge predictor on the hyper representation, saved: (its folder, its encoder folder)."""
+    root = tmp_path_factory.mktemp("hyper")
+    encoder = tiny_encoder(planted, root / "encoder")
+    predictor = fit_predictor(
+        Library(planted), representation="hyper", params={"encoder": str(encoder)}, model="ridge"
+    )
+    return predictor, predictor.save(root / "predictor"), encoder
+
+
+def test_a_hyper_predictor_stores_its_encoder_by_path_and_digest(hyper_predictor):
+    from weightspace.learn.represent import encoder_sha256
+
+    predictor, path, encoder = hyper_predictor
+    doc = json.loads((path / "predictor.json").read_text())
+    assert doc["representation"]["encoder"] == {
+        "folder": str(encoder.resolve()),
+        "sha256": encoder_sha256(encoder),
+    }
+    assert len(doc["representation"]["encoder"]["sha256"]) == 64
+    assert not (path / "representation.skops").exists()  # no dump of the encoder
+    again = load_predictor(path)
+    assert again.transformer.encoder_.path == encoder.resolve()
+    models = [Library(doc["training"]["library"]).get(i) for i in doc["training"]["ids_val"]]
+    np.testing.assert_array_equal(
+        predictor.predict_weights(models)["score"], again.predict_weights(models)["score"]
+    )
+
+
+def test_a_changed_or_missing_encoder_folder_is_named_with_the_fix(hyper_predictor, tmp_path):
+    import shutil
+
+    _, path, encoder = hyper_predictor
+    copy = tmp_path / "predictor"
+    shutil.copytree(path, copy)
+    moved = tmp_path / "encoder"
+    shutil.copytree(encoder, moved)
+    doc = json.loads((copy / "predictor.json").read_text())
+    doc["representation"]["encoder"]["folder"] = str(moved)
+    (copy / "predictor.json").write_text(json.dumps(doc))
+    load_predictor(copy)  # an identical copy of the folder is accepted
+    with (moved / "config.json").open("a") as handle:
+        handle.write(" ")
+    with pytest.raises(
+        PredictorError, match=rf"{re.escape(str(moved))}: the encoder changed since .*refit the"
+    ):
+        load_predictor(copy)
+    shutil.rmtree(moved)
+    with pytest.raises(PredictorError, match=rf"{re.escape(str(moved))}: the encoder folder of this predictor is "
+                       "missing; restore the encoder folder"):  # fmt: skip
+        load_predictor(copy)

@@ -69,3 +69,50 @@ def test_transform_refuses_another_architecture(rng):
     other = WeightSet.from_arrays({k: v for k, v in arrays.items() if k != "f.bias"})
     with pytest.raises(RepresentationError, match="architecture seen in fit"):
         fitted.transform([other])
+
+
+def test_pinned_values_of_the_three_layer_wise_statistics_on_a_cnn_with_batch_norm():
+    """unterthiner, swstats and layer-stats share their layout and transformer code: their values
+    stay those computed before the sharing (a CNN: conv with batch norm, six tensors; linear)."""
+    from weightspace import load_weights
+    from weightspace.represent import (
+        LayerStats,
+        SWStats,
+        layer_stats,
+        layer_stats_names,
+        swstats_names,
+    )
+
+    from ..conftest import make_cnn
+
+    models = [load_weights(make_cnn(seed)) for seed in (0, 1)]
+    pinned = {
+        (unterthiner_stats, unterthiner_names): {
+            "0/kernel/var": 1.1956327531814057,
+            "0/bias/q100": 2.528557300567627,
+            "0/bn_var/q25": 1.7741357684135437,
+            "0/bn_mean/mean": 0.08983294479548931,
+            "4/kernel/q50": 0.01792543474584818,
+            "4/bias/var": 1.3135919830476637,
+        },
+        (swstats, swstats_names): {
+            "0/var": 1.351076107253067,
+            "0/p99": 2.6809419631958016,
+            "4/mean": 0.02332931733726331,
+        },
+        (layer_stats, layer_stats_names): {
+            "0/bn_gamma/skew": -0.4675960417518229,
+            "4/kernel/diff_p1": -3.169937320947647,
+        },
+    }
+    for (stats, names), values in pinned.items():
+        X, columns = stats(models), names(models)
+        for name, value in values.items():
+            assert X[1, columns.index(name)] == pytest.approx(value, rel=1e-12, abs=1e-15)
+    assert unterthiner_stats(models).shape == (2, 6 * 7 + 2 * 7)  # conv + batch norm, linear
+    for transformer, stats in (
+        (UnterthinerStats(), unterthiner_stats),
+        (SWStats(), swstats),
+        (LayerStats(), layer_stats),
+    ):
+        np.testing.assert_array_equal(transformer.fit(models).transform(models), stats(models))

@@ -9,7 +9,9 @@
                       "warning": str | null, "true": float | null}, ...]}
 
 ``kendall_tau`` (predicted against true target) is there when ranking a library that has the
-target column; ``id`` and ``true`` are null for checkpoint files.
+target column; ``id`` and ``true`` are null for checkpoint files. ``prediction`` is clipped to the
+range of the training targets; the order (``rank``) and ``kendall_tau`` are those of the unclipped
+scores, which clipping never changes.
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ def rank_document(predictor: Predictor, path: Path, ranked: pd.DataFrame) -> dic
     tau = None
     if "true" in ranked.columns and ranked["true"].notna().sum() >= 2:
         known = ranked[ranked["true"].notna()]
-        tau = _number(kendall_tau(known["true"], known["prediction"]))
+        tau = _number(kendall_tau(known["true"], known["score"]))
     items = []
     for r in ranked.to_dict("records"):
         far = bool(r["far_from_zoo"])

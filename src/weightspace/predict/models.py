@@ -14,9 +14,21 @@ NFN protocol selects its checkpoint on validation tau):
   ReLU units, sigmoid output, binary cross-entropy, Adam 1e-3, batch 8, 50 epochs, the epoch of
   best validation tau), on standardized features.
 
+Predictions are clipped to the range of the training targets (``y_min_``, ``y_max_``): the
+target of an accuracy predictor is bounded, and a model far outside the zoo (a diverged network,
+say) would otherwise be predicted at any value (ridge predicted one at 307 for a test accuracy in
+[0, 1]). Clipping never reorders models, it can only tie those beyond the training range, so the
+rankings use :meth:`~_Regressor.predict_unclipped` (the model selection on validation tau does
+too): Kendall tau is the same with or without clipping.
+
+Every regressor validates its input as scikit-learn's do (:func:`sklearn.utils.check_X_y`: finite
+numbers, a 2-D ``X``, a 1-D ``y``) and sets its fitted state, ``n_features_in_`` included, only
+once the fit succeeded.
+
 Files (no pickle): ridge and StatNN write their arrays to ``model.safetensors`` and their
 parameters to the predictor's JSON; the trees go to ``model.skops``, read back with an explicit
-list of trusted types.
+list of trusted types. The training target range is written beside the parameters
+(``y_range``); a file without it (written before clipping) predicts unclipped.
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 
 from weightspace.predict.common import PredictorError, kendall_tau, r2
 
@@ -46,18 +58,16 @@ TRUSTED_SKOPS_TYPES: tuple[str, ...] = (
 )
 
 
-def _xy(X: npt.ArrayLike, y: npt.ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
-    A = np.asarray(X, dtype=np.float64)
-    if A.ndim != 2 or A.shape[0] == 0:
-        raise PredictorError(f"X must be a non-empty 2-D array; got shape {A.shape}")
-    if y is None:
-        return A, np.zeros(0)
-    b = np.asarray(y, dtype=np.float64).reshape(-1)
-    if b.shape[0] != A.shape[0]:
-        raise PredictorError(f"X has {A.shape[0]} rows but y has {b.shape[0]} values")
-    if not np.isfinite(b).all():
-        raise PredictorError("y holds NaN or inf; drop the models without a target first")
-    return A, b
+def _xy(
+    estimator: Any, X: npt.ArrayLike, y: npt.ArrayLike, what: str = "X"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` (n, d) and ``y`` (n,) as float64, checked as scikit-learn checks them."""
+    try:
+        A, b = check_X_y(X, y, dtype=np.float64, y_numeric=True, estimator=estimator)
+    except ValueError as exc:
+        hint = "; drop the models without a target first" if "Input y contains" in str(exc) else ""
+        raise PredictorError(f"{what}: {exc}{hint}") from None
+    return np.asarray(A), np.asarray(b, dtype=np.float64)
 
 
 def _score(y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
@@ -66,33 +76,67 @@ def _score(y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
     return (-np.inf if np.isnan(tau) else tau, -np.inf if np.isnan(rsq) else rsq)
 
 
-def _validation(X_val: Any, y_val: Any) -> tuple[np.ndarray, np.ndarray] | None:
+def _validation(
+    estimator: Any, X_val: Any, y_val: Any, n_features: int
+) -> tuple[np.ndarray, np.ndarray] | None:
     if X_val is None and y_val is None:
         return None
     if X_val is None or y_val is None:
         raise PredictorError("give both X_val and y_val, or neither")
-    return _xy(X_val, y_val)
+    A, b = _xy(estimator, X_val, y_val, "X_val")
+    if A.shape[1] != n_features:
+        raise PredictorError(
+            f"X_val has {A.shape[1]} features, X has {n_features}; give validation models "
+            "described as the training models"
+        )
+    return A, b
 
 
 class _Regressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     kind: ClassVar[str] = ""
+    n_features_in_: int
+    y_min_: float
+    y_max_: float
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
-        """Predicted targets, shape ``(n,)``."""
+        """Predicted targets, shape ``(n,)``, clipped to the training range
+        ``[y_min_, y_max_]`` (the target is bounded; see the module notes)."""
+        return np.asarray(np.clip(self.predict_unclipped(X), self.y_min_, self.y_max_))
+
+    def predict_unclipped(self, X: npt.ArrayLike) -> np.ndarray:
+        """The regressor's own output, shape ``(n,)``: the order of the models (rankings and
+        Kendall tau use it), equal to :meth:`predict` inside the training range."""
         check_is_fitted(self)
-        A, _ = _xy(X)
-        return self._predict(A)
+        A = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._predict(np.asarray(A))
 
     def _predict(self, A: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _fitted(self, A: np.ndarray, b: np.ndarray) -> None:
+        """The state every regressor sets last: input width and training target range."""
+        self.n_features_in_ = int(A.shape[1])
+        self.y_min_, self.y_max_ = float(b.min()), float(b.max())
+
     def save(self, directory: Path) -> dict[str, Any]:
         """Write the fitted state into ``directory``; return the JSON-able parameters."""
+        check_is_fitted(self)
+        return {**self._save(directory), "y_range": [self.y_min_, self.y_max_]}
+
+    def _save(self, directory: Path) -> dict[str, Any]:
         raise NotImplementedError
 
     @classmethod
     def load(cls, directory: Path, info: dict[str, Any]) -> _Regressor:
-        """Read what :meth:`save` wrote."""
+        """Read what :meth:`save` wrote (no ``y_range``: an older file, predicting unclipped)."""
+        rest = {k: v for k, v in info.items() if k != "y_range"}
+        model = cls._load(directory, rest)
+        low, high = info.get("y_range") or (-np.inf, np.inf)
+        model.y_min_, model.y_max_ = float(low), float(high)
+        return model
+
+    @classmethod
+    def _load(cls, directory: Path, info: dict[str, Any]) -> _Regressor:
         raise NotImplementedError
 
 
@@ -130,12 +174,18 @@ class RidgeRegressor(_Regressor):
     intercept_ : float
     alpha_ : float
         The chosen penalty.
+    n_features_in_ : int
+    y_min_, y_max_ : float
+        The range of the training targets, to which :meth:`predict` clips.
 
     Examples
     --------
     >>> import numpy as np
     >>> X = np.arange(10.0).reshape(-1, 1)
-    >>> RidgeRegressor(alphas=(1e-6,)).fit(X, 2 * X[:, 0] + 1).predict([[20.0]]).round(3)
+    >>> ridge = RidgeRegressor(alphas=(1e-6,)).fit(X, 2 * X[:, 0] + 1)
+    >>> ridge.predict([[4.5], [20.0]]).round(3)  # clipped to the training targets, 1 ... 19
+    array([10., 19.])
+    >>> ridge.predict_unclipped([[20.0]]).round(3)
     array([41.])
     """
 
@@ -148,11 +198,14 @@ class RidgeRegressor(_Regressor):
         self, X: npt.ArrayLike, y: npt.ArrayLike, *, X_val: Any = None, y_val: Any = None
     ) -> RidgeRegressor:
         """Fit; with validation models the penalty of best validation tau."""
-        A, b = _xy(X, y)
-        alphas = [float(a) for a in self.alphas]
-        if not alphas or min(alphas) <= 0:
+        try:
+            alphas = [float(a) for a in self.alphas]
+        except (TypeError, ValueError):
+            alphas = []
+        if not alphas or not min(alphas) > 0:
             raise PredictorError(f"alphas must be positive numbers; got {self.alphas!r}")
-        val = _validation(X_val, y_val)
+        A, b = _xy(self, X, y)
+        val = _validation(self, X_val, y_val, A.shape[1])
         mean_x, mean_y = A.mean(axis=0), float(b.mean())
         U, s, Vt = np.linalg.svd(A - mean_x, full_matrices=False)
         uy = U.T @ (b - mean_y)
@@ -171,24 +224,26 @@ class RidgeRegressor(_Regressor):
         self.alpha_ = best[1]
         self.coef_ = best[2]
         self.intercept_ = mean_y - float(mean_x @ self.coef_)
+        self._fitted(A, b)
         return self
 
     def _predict(self, A: np.ndarray) -> np.ndarray:
         return np.asarray(A @ self.coef_ + self.intercept_, dtype=np.float64)
 
-    def save(self, directory: Path) -> dict[str, Any]:
+    def _save(self, directory: Path) -> dict[str, Any]:
         """``coef`` and ``intercept`` to ``model.safetensors``."""
         _write_arrays(directory, {"coef": self.coef_, "intercept": np.array([self.intercept_])})
         return {"alpha": self.alpha_, "alphas": list(self.alphas)}
 
     @classmethod
-    def load(cls, directory: Path, info: dict[str, Any]) -> RidgeRegressor:
+    def _load(cls, directory: Path, info: dict[str, Any]) -> RidgeRegressor:
         """Read ``model.safetensors``."""
         arrays = _read_arrays(directory)
         model = cls(alphas=tuple(float(a) for a in info["alphas"]))
         model.alpha_ = float(info["alpha"])
         model.coef_ = np.asarray(arrays["coef"], dtype=np.float64)
         model.intercept_ = float(arrays["intercept"][0])
+        model.n_features_in_ = int(model.coef_.shape[0])
         return model
 
 
@@ -212,6 +267,9 @@ class GBTRegressor(_Regressor):
     model_ : sklearn.ensemble.HistGradientBoostingRegressor
     n_iter_ : int
         Iterations kept.
+    n_features_in_ : int
+    y_min_, y_max_ : float
+        The range of the training targets, to which :meth:`predict` clips.
     """
 
     kind = "gbt"
@@ -250,28 +308,29 @@ class GBTRegressor(_Regressor):
         self, X: npt.ArrayLike, y: npt.ArrayLike, *, X_val: Any = None, y_val: Any = None
     ) -> GBTRegressor:
         """Fit; with validation models keep the number of iterations of best validation tau."""
-        A, b = _xy(X, y)
         if (
             isinstance(self.max_iter, bool)
             or not isinstance(self.max_iter, int)
             or self.max_iter < 1
         ):
             raise PredictorError(f"max_iter must be a positive integer; got {self.max_iter!r}")
+        A, b = _xy(self, X, y)
+        val = _validation(self, X_val, y_val, A.shape[1])
         model = self._trees(A.shape[0], self.max_iter).fit(A, b)
-        val = _validation(X_val, y_val)
-        self.n_iter_ = self.max_iter
+        n_iter = self.max_iter
         if val is not None:
             scores = [_score(val[1], p) for p in model.staged_predict(val[0])]
-            self.n_iter_ = int(max(range(len(scores)), key=lambda i: scores[i])) + 1
-            if self.n_iter_ < self.max_iter:  # trees are deterministic: refit to that length
-                model = self._trees(A.shape[0], self.n_iter_).fit(A, b)
-        self.model_ = model
+            n_iter = int(max(range(len(scores)), key=lambda i: scores[i])) + 1
+            if n_iter < self.max_iter:  # trees are deterministic: refit to that length
+                model = self._trees(A.shape[0], n_iter).fit(A, b)
+        self.model_, self.n_iter_ = model, n_iter
+        self._fitted(A, b)
         return self
 
     def _predict(self, A: np.ndarray) -> np.ndarray:
         return np.asarray(self.model_.predict(A), dtype=np.float64)
 
-    def save(self, directory: Path) -> dict[str, Any]:
+    def _save(self, directory: Path) -> dict[str, Any]:
         """The fitted trees to ``model.skops``."""
         import skops.io as sio
 
@@ -279,12 +338,13 @@ class GBTRegressor(_Regressor):
         return {**self.get_params(), "n_iter": self.n_iter_}
 
     @classmethod
-    def load(cls, directory: Path, info: dict[str, Any]) -> GBTRegressor:
+    def _load(cls, directory: Path, info: dict[str, Any]) -> GBTRegressor:
         """Read ``model.skops``, refusing any type outside the trusted list."""
         params = {k: v for k, v in info.items() if k != "n_iter"}
         model = cls(**params)
         model.model_ = load_skops(directory / "model.skops", TRUSTED_SKOPS_TYPES)
         model.n_iter_ = int(info["n_iter"])
+        model.n_features_in_ = int(model.model_.n_features_in_)
         return model
 
 
@@ -333,6 +393,9 @@ class StatNNRegressor(_Regressor):
         The target standardization of the linear output (0 and 1 with the sigmoid).
     best_epoch_ : int
         The epoch kept (the best validation tau; the last one without validation models).
+    n_features_in_ : int
+    y_min_, y_max_ : float
+        The range of the training targets, to which :meth:`predict` clips.
     """
 
     kind = "mlp"
@@ -376,22 +439,22 @@ class StatNNRegressor(_Regressor):
         """Train; with validation models keep the epoch of best validation tau."""
         import torch
 
-        A, b = _xy(X, y)
         for name in ("hidden", "epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise PredictorError(f"{name} must be a positive integer; got {value!r}")
-        val = _validation(X_val, y_val)
-        self.sigmoid_ = bool(b.min() >= 0.0 and b.max() <= 1.0)
-        self.y_mean_ = 0.0 if self.sigmoid_ else float(b.mean())
-        self.y_scale_ = 1.0 if self.sigmoid_ else float(b.std()) or 1.0
+        A, b = _xy(self, X, y)
+        val = _validation(self, X_val, y_val, A.shape[1])
+        sigmoid = bool(b.min() >= 0.0 and b.max() <= 1.0)
+        y_mean = 0.0 if sigmoid else float(b.mean())
+        y_scale = 1.0 if sigmoid else float(b.std()) or 1.0
         gen = torch.Generator().manual_seed(int(self.random_state))
         rng = np.random.default_rng(self.random_state)
         net = self._network(A.shape[1], gen)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
-        loss_fn = torch.nn.BCEWithLogitsLoss() if self.sigmoid_ else torch.nn.MSELoss()
+        loss_fn = torch.nn.BCEWithLogitsLoss() if sigmoid else torch.nn.MSELoss()
         inputs = torch.tensor(A, dtype=torch.float32)
-        targets = torch.tensor((b - self.y_mean_) / self.y_scale_, dtype=torch.float32)
+        targets = torch.tensor((b - y_mean) / y_scale, dtype=torch.float32)
         best: tuple[tuple[float, float], int, dict[str, Any]] | None = None
         for epoch in range(1, self.epochs + 1):
             net.train()
@@ -403,33 +466,24 @@ class StatNNRegressor(_Regressor):
                 loss.backward()
                 opt.step()
             if val is not None:
-                self.state_ = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
-                score = _score(val[1], self._predict(val[0]))
+                state = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+                score = _score(val[1], _mlp_forward(state, sigmoid, y_mean, y_scale, val[0]))
                 if best is None or score > best[0]:
-                    best = (score, epoch, self.state_)
+                    best = (score, epoch, state)
         if best is None:
-            self.state_ = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
-            self.best_epoch_ = self.epochs
+            state = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+            best_epoch = self.epochs
         else:
-            self.state_, self.best_epoch_ = best[2], best[1]
+            state, best_epoch = best[2], best[1]
+        self.state_, self.best_epoch_ = state, best_epoch
+        self.sigmoid_, self.y_mean_, self.y_scale_ = sigmoid, y_mean, y_scale
+        self._fitted(A, b)
         return self
 
     def _predict(self, A: np.ndarray) -> np.ndarray:
-        h = A.astype(np.float32)
-        n_layers = len(self.state_) // 2
-        for i in range(n_layers):
-            w, bias = self.state_[f"{2 * i}.weight"], self.state_[f"{2 * i}.bias"]
-            h = h @ w.T + bias
-            if i < n_layers - 1:
-                h = np.maximum(h, 0.0)
-        out = h[:, 0].astype(np.float64)
-        if self.sigmoid_:
-            from scipy.special import expit  # type: ignore[import-untyped]
+        return _mlp_forward(self.state_, self.sigmoid_, self.y_mean_, self.y_scale_, A)
 
-            return np.asarray(expit(out))
-        return np.asarray(out * self.y_scale_ + self.y_mean_)
-
-    def save(self, directory: Path) -> dict[str, Any]:
+    def _save(self, directory: Path) -> dict[str, Any]:
         """The weights to ``model.safetensors``."""
         _write_arrays(directory, self.state_)
         return {
@@ -441,7 +495,7 @@ class StatNNRegressor(_Regressor):
         }
 
     @classmethod
-    def load(cls, directory: Path, info: dict[str, Any]) -> StatNNRegressor:
+    def _load(cls, directory: Path, info: dict[str, Any]) -> StatNNRegressor:
         """Read ``model.safetensors``."""
         fitted = ("sigmoid", "y_mean", "y_scale", "best_epoch")
         model = cls(**{k: v for k, v in info.items() if k not in fitted})
@@ -449,7 +503,27 @@ class StatNNRegressor(_Regressor):
         model.sigmoid_ = bool(info["sigmoid"])
         model.y_mean_, model.y_scale_ = float(info["y_mean"]), float(info["y_scale"])
         model.best_epoch_ = int(info["best_epoch"])
+        model.n_features_in_ = int(model.state_["0.weight"].shape[1])
         return model
+
+
+def _mlp_forward(
+    state: dict[str, np.ndarray], sigmoid: bool, y_mean: float, y_scale: float, A: np.ndarray
+) -> np.ndarray:
+    """StatNN's output for ``A`` (n, d), in float32 as trained, returned as float64."""
+    h = A.astype(np.float32)
+    n_layers = len(state) // 2
+    for i in range(n_layers):
+        w, bias = state[f"{2 * i}.weight"], state[f"{2 * i}.bias"]
+        h = h @ w.T + bias
+        if i < n_layers - 1:
+            h = np.maximum(h, 0.0)
+    out = h[:, 0].astype(np.float64)
+    if sigmoid:
+        from scipy.special import expit  # type: ignore[import-untyped]
+
+        return np.asarray(expit(out))
+    return np.asarray(out * y_scale + y_mean)
 
 
 #: The regressors by the name ``--model`` takes.

@@ -10,10 +10,16 @@ A predictor is a directory, written without pickle:
 - ``predictor.json``: what it predicts, from which representation, the regressor's parameters,
   the training architecture, the validation scores;
 - ``representation.skops``: the fitted representation (read back with the registry's classes as
-  the only trusted types);
+  the only trusted types); except for the ``hyper`` representation, whose fitted state is its
+  encoder folder: ``predictor.json`` holds that folder's path and the SHA-256 digest of its files
+  (``representation.encoder``), and loading refuses a folder that changed or is gone;
 - ``model.safetensors`` (ridge, StatNN) or ``model.skops`` (trees);
 - ``state.safetensors``: the feature scaling and the standardized training features of the
   distance check.
+
+Predictions are clipped to the range of the training targets (a bounded target: see
+:mod:`weightspace.predict.models`); rankings and Kendall tau use the unclipped ``score``, so
+clipping never changes them.
 """
 
 from __future__ import annotations
@@ -139,16 +145,20 @@ class Predictor:
         Returns
         -------
         pandas.DataFrame
-            ``source, prediction, zoo_distance, zoo_percentile, far_from_zoo, imputed``.
+            ``source, prediction, score, zoo_distance, zoo_percentile, far_from_zoo, imputed``:
+            ``prediction`` is clipped to the training targets' range, ``score`` is the
+            regressor's unclipped output (the ranking order).
         """
         if not models:
             raise PredictorError("give at least one checkpoint to rank")
         Z, imputed = self.scaler.transform(self.features(models))
         distance, percentile, far = self.zoo.score(Z)
+        score = self.model.predict_unclipped(Z)
         return pd.DataFrame(
             {
                 "source": [ws.source for ws in models],
-                "prediction": self.model.predict(Z),
+                "prediction": np.clip(score, self.model.y_min_, self.model.y_max_),
+                "score": score,
                 "zoo_distance": distance,
                 "zoo_percentile": percentile,
                 "far_from_zoo": far,
@@ -162,7 +172,8 @@ class Predictor:
         Returns
         -------
         pandas.DataFrame
-            ``rank`` (1: highest prediction) and the columns of :meth:`predict_weights`.
+            ``rank`` (1: highest score, the unclipped prediction) and the columns of
+            :meth:`predict_weights`.
         """
         models = []
         for source in sources:
@@ -200,15 +211,17 @@ class Predictor:
         if out.exists() and not out.is_dir():
             raise PredictorError(f"{out}: exists and is not a directory; choose another -o path")
         out.mkdir(parents=True, exist_ok=True)
-        for stale in ("model.safetensors", "model.skops"):
+        for stale in ("model.safetensors", "model.skops", "representation.skops"):
             (out / stale).unlink(missing_ok=True)
-        try:
-            sio.dump(self.transformer, out / "representation.skops")
-        except Exception as exc:
-            raise PredictorError(
-                f"representation {self.representation!r} cannot be saved without pickle ({exc}); "
-                "fit the predictor on another representation"
-            ) from None
+        reference = _reference(self.transformer)
+        if reference is None:
+            try:
+                sio.dump(self.transformer, out / "representation.skops")
+            except Exception as exc:
+                raise PredictorError(
+                    f"representation {self.representation!r} cannot be saved without pickle "
+                    f"({exc}); fit the predictor on another representation"
+                ) from None
         model_info = self.model.save(out)
         arrays = {**self.scaler.arrays(), **self.zoo.arrays()}
         save_file(
@@ -223,6 +236,7 @@ class Predictor:
                 "name": self.representation,
                 "params": self.params,
                 "reads": representation_reads(self.representation),
+                **({} if reference is None else {"encoder": reference}),
             },
             "architecture": None if self.architecture is None else self.architecture.to_json(),
             "model": {"kind": self.model.kind, "params": model_info},
@@ -237,6 +251,27 @@ class Predictor:
         return out
 
 
+def _reference(transformer: Any) -> dict[str, str] | None:
+    """The encoder folder and digest of a representation saved by reference (``hyper``)."""
+    method = getattr(transformer, "encoder_reference", None)
+    if not callable(method):
+        return None
+    try:
+        return dict(method())
+    except WeightspaceError as exc:
+        raise PredictorError(f"cannot save the predictor: {exc}") from None
+
+
+def _load_transformer(root: Path, rep: dict[str, Any], name: str) -> Any:
+    if "encoder" not in rep:
+        return load_skops(root / "representation.skops", _trusted_representation_types())
+    transformer = create_representation(name, **dict(rep["params"]))
+    try:
+        return transformer.fit_reference(dict(rep["encoder"]))
+    except WeightspaceError as exc:
+        raise PredictorError(f"{root}: {exc}") from None
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -246,7 +281,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _ranked(frame: pd.DataFrame) -> pd.DataFrame:
-    order = np.argsort(-frame["prediction"].to_numpy(), kind="stable")
+    order = np.argsort(-frame["score"].to_numpy(), kind="stable")
     out = frame.iloc[order].reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out
@@ -284,7 +319,7 @@ def load_predictor(path: str | os.PathLike[str]) -> Predictor:
         rep = doc["representation"]
         name = str(rep["name"])
         representation_reads(name)
-        transformer = load_skops(root / "representation.skops", _trusted_representation_types())
+        transformer = _load_transformer(root, rep, name)
         state_path = root / "state.safetensors"
         if not state_path.is_file():
             raise PredictorError(f"{state_path}: missing; the predictor directory is incomplete")
@@ -415,6 +450,7 @@ def fit_predictor(
         regressor.set_params(random_state=random_state)
     regressor.fit(Z_train, y[train], X_val=Z_val, y_val=y[val])
     pred_val = regressor.predict(Z_val)
+    score_val = regressor.predict_unclipped(Z_val)
     info = {
         "library": str(lib.path),
         "where": where,
@@ -423,7 +459,7 @@ def fit_predictor(
         "n_val": len(val),
         "ids_train": [ids[i] for i in train],
         "ids_val": [ids[i] for i in val],
-        "val_kendall_tau": kendall_tau(y[val], pred_val),
+        "val_kendall_tau": kendall_tau(y[val], score_val),
         "val_r2": r2(y[val], pred_val),
         "random_state": random_state,
     }

@@ -284,23 +284,33 @@ class GlobalStats(_StatsTransformer):
 class _LayoutStats(_StatsTransformer):
     """Features of grouped tensors; the groups (so the columns) are learned in fit.
 
+    A subclass names its groups (``_by_role``: by layer and role, or by layer), its statistics
+    (``_stats``, the names of what ``_measure`` returns for the values of one group) and may check
+    the groups further (``_groups``). The same code serves :class:`LayerStats`, :class:`SWStats`
+    and :class:`~weightspace.represent.unterthiner.UnterthinerStats`.
+
     The input is WeightSets, not rows of numbers: the tags say so (``two_d_array = False``), so
     scikit-learn's ``check_estimator`` runs only its API checks on these transformers.
     """
 
     _by_role: bool
     _stats: tuple[str, ...]
+    _measure: staticmethod[[np.ndarray], list[float]]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False  # WeightSets (layers and roles), not rows of numbers
         return tags
 
+    def _groups(self, models: list[WeightSet], what: str) -> list[tuple[str, str]]:
+        """The groups of the models (checked to be the same for all)."""
+        return _layout(models, what, self._by_role)
+
     def fit(self, X: Sequence[WeightSet], y: Any = None) -> _LayoutStats:
         """Learn the layer layout (feature names) of X, WeightSets of one architecture."""
         what = type(self).__name__
         models = _check_weightsets(X, what)
-        groups = _layout(models, what, self._by_role)
+        groups = self._groups(models, what)
         self.groups_, self.feature_names_ = groups, _names(groups, self._stats)
         return self
 
@@ -309,14 +319,14 @@ class _LayoutStats(_StatsTransformer):
         check_is_fitted(self)
         what = type(self).__name__
         models = _check_weightsets(X, what)
-        groups = _layout(models, what, self._by_role)
+        groups = self._groups(models, what)
         if groups != self.groups_:
             raise RepresentationError(
                 f"{what}.transform: the models have {len(groups)} groups of tensors "
                 f"({groups[:2]}...), fit saw {len(self.groups_)} ({self.groups_[:2]}...); "
                 "transform models of the architecture seen in fit"
             )
-        return _features(models, groups, self._by_role, _sixteen if self._by_role else _seven)
+        return _features(models, groups, self._by_role, self._measure)
 
 
 class LayerStats(_LayoutStats):
@@ -338,7 +348,7 @@ class LayerStats(_LayoutStats):
     'fc/bias/mean'
     """
 
-    _by_role, _stats = True, GLOBAL_STAT_NAMES
+    _by_role, _stats, _measure = True, GLOBAL_STAT_NAMES, staticmethod(_sixteen)
 
 
 class SWStats(_LayoutStats):
@@ -352,4 +362,4 @@ class SWStats(_LayoutStats):
         ``"<layer>/<stat>"``.
     """
 
-    _by_role, _stats = False, SW_STAT_NAMES
+    _by_role, _stats, _measure = False, SW_STAT_NAMES, staticmethod(_seven)

@@ -14,12 +14,15 @@ This differs from Schürholt et al.'s s(W) (:func:`weightspace.represent.swstats
 variance, percentiles 1 and 99, every tensor of a layer pooled). Here every float tensor is its own
 group (kernel, bias and, for networks with batch norm, its four tensors), in canonical order; NaN
 values are not skipped (as in ``StatFeaturizer``). Statistics are computed in float64.
+
+Only the statistics of one tensor (:func:`_seven`) are this module's own: the layout checks, the
+feature matrix and the transformer are those of :mod:`weightspace.represent.stats` (each tensor is
+a group of one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -27,6 +30,7 @@ from weightspace.io.weightset import WeightSet
 from weightspace.represent.miwd import RepresentationError
 from weightspace.represent.stats import (
     _check_weightsets,
+    _features,
     _layout,
     _LayoutStats,
     _names,
@@ -59,11 +63,6 @@ def _tensor_keys(ws: WeightSet) -> list[tuple[str, str]]:
     return keys
 
 
-def _features(models: list[WeightSet]) -> np.ndarray:
-    rows = [[s for t in ws.float_tensors for s in _seven(t.array)] for ws in models]
-    return np.array(rows, dtype=np.float64).reshape(len(models), -1)
-
-
 def unterthiner_stats(weightsets: Sequence[WeightSet]) -> np.ndarray:
     """Mean, unbiased variance and the 0/25/50/75/100 percentiles of every float tensor.
 
@@ -88,8 +87,7 @@ def unterthiner_stats(weightsets: Sequence[WeightSet]) -> np.ndarray:
     [1.5, 1.6666666666666667, 0.0, 0.75, 1.5, 2.25, 3.0]
     """
     models = _check_weightsets(weightsets, "unterthiner_stats")
-    _model_layout(models, "unterthiner_stats")
-    return _features(models)
+    return _features(models, _model_layout(models, "unterthiner_stats"), True, _seven)
 
 
 def unterthiner_names(weightsets: Sequence[WeightSet]) -> list[str]:
@@ -123,26 +121,7 @@ class UnterthinerStats(_LayoutStats):
     ['fc/kernel/mean', 'fc/kernel/var']
     """
 
-    _by_role, _stats = True, UNTERTHINER_STAT_NAMES
+    _by_role, _stats, _measure = True, UNTERTHINER_STAT_NAMES, staticmethod(_seven)
 
-    def fit(self, X: Sequence[WeightSet], y: Any = None) -> UnterthinerStats:
-        """Learn the tensor layout (feature names) of X, WeightSets of one architecture."""
-        models = _check_weightsets(X, "UnterthinerStats")
-        self.groups_ = _model_layout(models, "UnterthinerStats")
-        self.feature_names_ = _names(self.groups_, self._stats)
-        return self
-
-    def transform(self, X: Sequence[WeightSet]) -> np.ndarray:
-        """Features of X, shape ``(n, len(feature_names_))``."""
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self)
-        models = _check_weightsets(X, "UnterthinerStats")
-        groups = _model_layout(models, "UnterthinerStats")
-        if groups != self.groups_:
-            raise RepresentationError(
-                f"UnterthinerStats.transform: the models have {len(groups)} tensors "
-                f"({groups[:2]}...), fit saw {len(self.groups_)} ({self.groups_[:2]}...); "
-                "transform models of the architecture seen in fit"
-            )
-        return _features(models)
+    def _groups(self, models: list[WeightSet], what: str) -> list[tuple[str, str]]:
+        return _model_layout(models, what)
