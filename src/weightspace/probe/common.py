@@ -31,6 +31,7 @@ import pandas as pd
 
 from weightspace.errors import WeightspaceError
 from weightspace.library import Library
+from weightspace.probe.targets import resolve_target
 
 __all__ = [
     "DATASET_CLASSES",
@@ -398,17 +399,20 @@ def select_models(
 def target_labels(frame: pd.DataFrame, target: str, *, max_classes: int = 20) -> pd.Series:
     """The categorical column ``target`` as text labels (models without a value dropped).
 
+    ``target`` may be an alias of the column (:func:`weightspace.probe.targets.resolve_target`).
+
     Raises
     ------
     ProbeError
         If ``target`` is not a column, or has more than ``max_classes`` values (a continuous one).
     """
-    if target not in frame.columns:
+    column = resolve_target(frame.columns, target)
+    if column is None:
         raise ProbeError(
             f"unknown target {target!r}; the models have the columns "
             f"{', '.join(sorted(map(str, frame.columns)))}"
         )
-    values = frame[target]
+    values = frame[column]
     present = values.map(lambda v: not _missing(v))
     labels = values[present].map(str)
     n = labels.nunique()

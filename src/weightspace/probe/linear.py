@@ -38,6 +38,7 @@ from weightspace.probe.linear_engine import (
     split_by_model,
 )
 from weightspace.probe.report import ProbeResult
+from weightspace.probe.targets import resolve_target
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -169,12 +170,15 @@ def score_targets(
     seeds = [int(s) for s in np.random.SeedSequence(random_state).generate_state(n_seeds)]
     results, skipped = [], []
     for target in targets:
-        if target not in frame.columns:
+        column = resolve_target(
+            [c for c in frame.columns if c not in ("model", "snapshot")], target
+        )
+        if column is None:
             known = sorted(set(frame.columns) - {"model", "snapshot"})
             raise ProbeError(
                 f"unknown target {target!r}; the rows have {', '.join(map(str, known))}"
             )
-        values = frame[target]
+        values = frame[column]
         present = values.notna().to_numpy()
         kind = _kind(values[present], target, categorical)
         y_all = values.to_numpy()
@@ -385,9 +389,9 @@ def linear_probe(
     if not names:
         raise ProbeError("give at least one target, e.g. test_acc")
     models, report = select_models(lib, where=where, ids=ids, failed=failed)
-    known = set(models.columns) | set(SNAPSHOT_TARGETS)
+    known = [*SNAPSHOT_TARGETS, *models.columns]
     for name in names:
-        if name not in known:
+        if resolve_target(known, name) is None:
             raise ProbeError(
                 f"unknown target {name!r}; choose a snapshot column ({', '.join(SNAPSHOT_TARGETS)}) "
                 f"or a model column ({', '.join(sorted(map(str, models.columns)))})"

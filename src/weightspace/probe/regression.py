@@ -32,6 +32,7 @@ from weightspace.library import Library
 from weightspace.probe import _ols
 from weightspace.probe.common import FailureFilter, ProbeError, filter_notes, select_models
 from weightspace.probe.report import ProbeResult
+from weightspace.probe.targets import resolve_target
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -271,7 +272,8 @@ def regress_accuracy(
     models : pandas.DataFrame
         One row per model: the hyper-parameter columns, ``metric`` and ``dataset_column``.
     categorical : sequence of str
-        Hyper-parameters coded by value (constant ones within a dataset are left out there).
+        Hyper-parameters coded by value (constant ones within a dataset are left out there);
+        aliases name their column (:mod:`weightspace.probe.targets`).
     ordered : sequence of str, default=("learning_rate",)
         Numeric hyper-parameters entered as they are (standardized over all models).
     metric : str, default="test_acc"
@@ -290,6 +292,8 @@ def regress_accuracy(
         raise ProbeError(f"normalize must be 'minmax', 'zscore' or 'none'; got {normalize!r}")
     if coding not in ("effect", "treatment"):
         raise ProbeError(f"coding must be 'effect' or 'treatment'; got {coding!r}")
+    categorical = [resolve_target(models.columns, c) or c for c in categorical]
+    ordered = [resolve_target(models.columns, o) or o for o in ordered]
     needed = [metric, *categorical, *ordered]
     missing = [c for c in needed if c not in models.columns]
     if missing:
@@ -382,6 +386,7 @@ def accuracy_regression(
     models, report = select_models(lib, where=where, failed=failed)
     chosen: list[str]
     remarks = []
+    ordered = [resolve_target(models.columns, o) or o for o in ordered]
     if categorical is None:
         chosen = []
         for name, kind in lib.columns().items():
