@@ -25,6 +25,7 @@ from weightspace.probe.common import ProbeError
 from weightspace.probe.dmc import DMCConfig, dmc_probe, fit_dmc
 from weightspace.probe.dmc_data import load_windows, region_spans
 from weightspace.probe.dmc_models import dmc_architecture
+from weightspace.reproduce.papers import NWS_DMC, with_paper
 
 from .conftest import DMC_SHAPES as SHAPES
 
@@ -183,7 +184,10 @@ def test_result_contract(local_result):
     assert isinstance(local_result.plot(), Figure)
     text = local_result.summary()
     assert "local DMC (W=64" in text
-    assert "paper" in text
+    assert "paper" not in text  # a probe knows no paper
+    assert "paper_accuracy" not in local_result.to_frame()
+    text = with_paper(local_result).summary()
+    assert f"n/a (values lost); {NWS_DMC['init']}" in text
 
 
 def test_cli_json_and_report(planted_dmc, tmp_path, cli):

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from weightspace import Library, WeightSet
 from weightspace.probe.common import ProbeError
 from weightspace.probe.performance_map import performance_maps
+from weightspace.reproduce.papers import NWS_MAPS, with_paper
 from weightspace.reproduce.performance_maps import subset_size_study
 
 from .conftest import DMC_SHAPES as SHAPES
@@ -105,9 +106,11 @@ def test_result_contract(maps):
     assert isinstance(maps.plot(), Figure)
     table = maps.to_frame()
     assert list(table.region) == ["all", "conv"]
-    assert table.paper_score.isna().all()
+    assert "paper_score" not in table  # a probe knows no paper
     assert "init (all weights)" in maps.summary()
-    assert "paper" in maps.summary()
+    assert "paper" not in maps.summary()
+    assert with_paper(maps).to_frame().paper_score.isna().all()
+    assert f"paper: {NWS_MAPS['init']}" in with_paper(maps).summary()
 
 
 def test_subset_size_study_over_windows(planted_map):

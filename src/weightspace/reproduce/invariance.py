@@ -32,30 +32,10 @@ from weightspace.errors import WeightspaceError
 from weightspace.library import Library
 from weightspace.probe.common import FailureFilter, select_models
 from weightspace.represent import MIWD, GlobalStats, PCABaseline, RandomProjection, RawBaseline
+from weightspace.reproduce.papers import MIWD_INVARIANCE
 from weightspace.symmetry import permute
 
-__all__ = ["PAPER_TABLE", "InvarianceResult", "invariance_experiment"]
-
-#: Table 1 of the MI-WD supplement: (representation, K) -> ratio.
-PAPER_TABLE: dict[tuple[str, int], float] = {
-    ("global stats", 16): 0.024,
-    ("raw", 16): 0.315,
-    ("raw", 64): 0.320,
-    ("raw", 256): 0.287,
-    ("raw", 1024): 0.247,
-    ("pca", 16): 0.049,
-    ("pca", 64): 0.076,
-    ("pca", 256): 0.145,
-    ("pca", 1024): 0.317,
-    ("random projection", 16): 0.347,
-    ("random projection", 64): 0.320,
-    ("random projection", 256): 0.329,
-    ("random projection", 1024): 0.326,
-    ("mi-wd", 16): 0.125,
-    ("mi-wd", 64): 0.084,
-    ("mi-wd", 256): 0.082,
-    ("mi-wd", 1024): 0.113,
-}
+__all__ = ["InvarianceResult", "invariance_experiment"]
 
 
 @dataclass(frozen=True)
@@ -169,7 +149,7 @@ def invariance_experiment(
                     "representation": name,
                     "K": k,
                     "ratio": float("nan"),
-                    "paper_ratio": PAPER_TABLE.get((name, k), float("nan")),
+                    "paper_ratio": MIWD_INVARIANCE.get((name, k), float("nan")),
                 }
             )
             continue  # K components need at least K vectors
@@ -185,7 +165,7 @@ def invariance_experiment(
                 "representation": name,
                 "K": k,
                 "ratio": ratio,
-                "paper_ratio": PAPER_TABLE.get((name, k), float("nan")),
+                "paper_ratio": MIWD_INVARIANCE.get((name, k), float("nan")),
             }
         )
     return InvarianceResult(pd.DataFrame(rows), len(chosen), n_permutations)

@@ -35,6 +35,7 @@ from weightspace.probe.dmc_data import load_windows, target_with_splits
 from weightspace.probe.dmc_result import scores_row
 from weightspace.probe.performance_map import PerformanceMapResult, performance_maps
 from weightspace.probe.report import ProbeResult, Report
+from weightspace.reproduce.papers import NWS_FIG18, with_paper
 
 if TYPE_CHECKING:
     import os
@@ -58,11 +59,6 @@ MAP_TARGETS: tuple[str, ...] = (
 )  # fmt: skip
 #: Targets of the subset-size study (Fig. 18 has five; the text names dataset and activation).
 STUDY_TARGETS: tuple[str, ...] = ("dataset", "optimizer", "activation", "init", "augmentation")
-#: What NWS finds in Fig. 18 (its values are lost in the text).
-PAPER_FIG18 = (
-    "accuracy grows about linearly with log(subset size); the activation DMC has a steeper slope "
-    "than the dataset DMC (activation is a more global property)"
-)
 Vary = Literal["window", "models"]
 
 
@@ -165,7 +161,7 @@ class SubsetSizeResult(ProbeResult):
             name = f"{target} ({float(part['chance'].iloc[0]):.2f})"
             lines.append(f"{name:<22}{''.join(row)}{slopes[target]:>14.3f}")
         if self.vary == "window":
-            lines.append(f"paper: {PAPER_FIG18} (values lost in the text)")
+            lines.append(f"paper: {NWS_FIG18} (values lost in the text)")
         return "\n".join(lines)
 
     def plot(self) -> Figure:
@@ -456,10 +452,10 @@ def performance_maps_experiment(
         "width": width, "n_splits": n_splits, "rounds": rounds, "failed": failed, "where": where,
         "device": device, "random_state": random_state, "progress": progress, "epochs": epochs,
     }  # fmt: skip
-    maps = performance_maps(
+    maps = with_paper(performance_maps(
         lib, targets, regions=regions, window=window, depth_bins=depth_bins,
         windows_per_cell=windows_per_cell, steps=steps, **common,
-    )  # fmt: skip
+    ))  # fmt: skip
     subset = None
     if study:
         chosen = (
