@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from weightspace import Library
 from weightspace.probe.common import ProbeError
+from weightspace.probe.dmc import DMCConfig
 from weightspace.probe.performance_map import performance_maps
 from weightspace.reproduce.papers import NWS_MAPS, with_paper
 
@@ -34,8 +35,8 @@ TOLERANCE = 0.15
 @pytest.fixture(scope="module")
 def maps(planted_map):
     return performance_maps(
-        Library(planted_map), "init", regions=("all", "conv"), window=W, depth_bins=10,
-        windows_per_cell=2, steps=300, random_state=0,
+        Library(planted_map), "init", DMCConfig(window=W, steps=300), regions=("all", "conv"),
+        depth_bins=10, windows_per_cell=2, random_state=0,
     )  # fmt: skip
 
 
@@ -83,6 +84,8 @@ def test_result_contract(maps):
 def test_bad_parameters(planted_map):
     lib = Library(planted_map)
     with pytest.raises(ProbeError, match="depth_bins must be a positive integer"):
-        performance_maps(lib, "init", window=W, depth_bins=0)
+        performance_maps(lib, "init", DMCConfig(window=W), depth_bins=0)
     with pytest.raises(ProbeError, match="region must be one of"):
-        performance_maps(lib, "init", window=W, regions=("middle",))
+        performance_maps(lib, "init", DMCConfig(window=W), regions=("middle",))
+    with pytest.raises(ProbeError, match="need a local DMC"):
+        performance_maps(lib, "init", DMCConfig(kind="global", window=W))

@@ -38,6 +38,7 @@ __all__ = [
     "NWS_THRESHOLDS",
     "FailureFilter",
     "ProbeError",
+    "Selection",
     "balance_classes",
     "chance_level",
     "dataset_key",
@@ -394,6 +395,30 @@ def select_models(
                 "lower the thresholds (--threshold D=ACC) or do not filter (--no-filter)"
             )
     return frame.reset_index(drop=True), report
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which models of a library a probe reads: the successful trainings among ``ids`` (default
+    all) matching ``where``.
+
+    Parameters
+    ----------
+    failed : FailureFilter or None, default=FailureFilter()
+        Reject failed trainings (None: keep every model).
+    where : str, optional
+        SQL condition on the models table.
+    ids : tuple of int, optional
+        Model ids.
+    """
+
+    failed: FailureFilter | None = field(default_factory=FailureFilter)
+    where: str | None = None
+    ids: tuple[int, ...] | None = None
+
+    def models(self, lib: Library) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The selected models and the failure filter's report (:func:`select_models`)."""
+        return select_models(lib, where=self.where, ids=self.ids, failed=self.failed)
 
 
 def target_labels(frame: pd.DataFrame, target: str, *, max_classes: int = 20) -> pd.Series:

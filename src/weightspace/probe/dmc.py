@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 
 from weightspace.library import Library
-from weightspace.probe.common import FailureFilter, ProbeError, select_models
+from weightspace.probe.common import ProbeError, Selection
 from weightspace.probe.dmc_data import (
     TargetData,
     Task,
@@ -383,29 +383,16 @@ def evaluate_models(
 def dmc_probe(
     lib: Library,
     targets: str | Sequence[str],
+    config: DMCConfig = DMCConfig(),
     *,
-    kind: Kind = "local",
+    selection: Selection = Selection(),  # noqa: B008
     region: str = "all",
-    net: Net = "conv",
-    window: int = 5000,
-    width: float = 0.125,
-    depth: Depth = "reduced",
-    sorted_channel: bool = True,
-    steps: int = 2000,
-    epochs: int | None = None,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
     train_snapshots: Sequence[int] | None = None,
     test_snapshots: Sequence[int] = (-1,),
     n_splits: int = 5,
     rounds: int = 1,
     balance: bool = True,
     task: Task = "auto",
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
-    ids: Sequence[int] | None = None,
-    eval_windows: int = 16,
-    device: str = "auto",
     random_state: int = 0,
     progress: bool = False,
 ) -> DMCResult:
@@ -416,13 +403,12 @@ def dmc_probe(
     lib : Library
     targets : str or sequence of str
         Categorical columns (classified) or ``lr``/``learning_rate`` (regressed on log10).
-    kind : {"local", "global"}, default="local"
+    config : DMCConfig, default=DMCConfig()
+        The network and its training (local or global DMC, window, steps, device, ...).
+    selection : Selection, default=Selection()
+        The models probed (failure filter, ``where``, ``ids``).
     region : {"all", "conv", "fc"}, default="all"
         The part of the vectors read (conv-only and FC-only variants).
-    net : {"conv", "mlp"}, default="conv"
-    window : int, default=5000
-    width, depth, sorted_channel, steps, epochs, batch_size, learning_rate, eval_windows, device
-        See :class:`DMCConfig`.
     train_snapshots : sequence of int, optional
         Default: the last 2 (local) or 4 (global) snapshots, as NWS appendix F.1.
     test_snapshots : sequence of int, default=(-1,)
@@ -433,9 +419,6 @@ def dmc_probe(
         Train/test rounds (folds of repeated k-fold); mean and std are over rounds.
     balance : bool, default=True
     task : {"auto", "classification", "regression"}, default="auto"
-    failed : FailureFilter or None, default=FailureFilter()
-    where : str, optional
-    ids : sequence of int, optional
     random_state : int, default=0
     progress : bool, default=False
 
@@ -443,21 +426,8 @@ def dmc_probe(
     -------
     DMCResult
     """
-    config = DMCConfig(
-        kind=kind,
-        net=net,
-        window=window,
-        width=width,
-        depth=depth,
-        sorted_channel=sorted_channel,
-        steps=steps,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        eval_windows=eval_windows,
-        device=device,
-    )
     config.check()
+    kind = config.kind
     names = [targets] if isinstance(targets, str) else list(targets)
     if not names:
         raise ProbeError("give at least one target (e.g. optimizer)")
@@ -465,12 +435,12 @@ def dmc_probe(
         train = tuple(int(t) for t in train_snapshots)
     else:
         train = (-1, -2) if kind == "local" else (-1, -2, -3, -4)
-    models, report = select_models(lib, where=where, ids=ids, failed=failed)
+    models, report = selection.models(lib)
     if kind == "global":
         check_one_architecture(models)
     data = load_windows(lib, models, region)
     if kind == "local":
-        data.check_window(window)
+        data.check_window(config.window)
     rng = np.random.default_rng(random_state)
     scores = []
     for name in names:
@@ -486,7 +456,7 @@ def dmc_probe(
         n_splits,
         tuple(scores),
         report,
-        str(resolve_device(device)),
+        str(resolve_device(config.device)),
     )
 
 

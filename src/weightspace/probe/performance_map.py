@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from weightspace.library import Library
-from weightspace.probe.common import FailureFilter, ProbeError, filter_notes, select_models
+from weightspace.probe.common import ProbeError, Selection, filter_notes
 from weightspace.probe.dmc import DMCConfig, TrainedDMC, fit_dmc, resolve_device
 from weightspace.probe.dmc_data import (
     TargetData,
@@ -364,24 +364,16 @@ def _layout(lib: Library, model_id: int, region: str, window: int) -> _Layout:
 def performance_maps(
     lib: Library,
     targets: str | Sequence[str],
+    config: DMCConfig = DMCConfig(),  # noqa: B008
     *,
+    selection: Selection = Selection(),  # noqa: B008
     regions: Sequence[str] = ("all",),
-    window: int = 5000,
     depth_bins: int = 20,
     windows_per_cell: int = 4,
-    width: float = 0.125,
-    steps: int = 2000,
-    epochs: int | None = None,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
     n_splits: int = 5,
     rounds: int = 1,
     balance: bool = True,
     task: Task = "auto",
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
-    ids: Sequence[int] | None = None,
-    device: str = "auto",
     random_state: int = 0,
     progress: bool = False,
 ) -> PerformanceMapResult:
@@ -391,38 +383,33 @@ def performance_maps(
     ----------
     lib : Library
     targets : str or sequence of str
+    config : DMCConfig, default=DMCConfig()
+        The local DMC and its training (:class:`~weightspace.probe.dmc.DMCConfig`; ``kind`` must
+        be ``"local"``).
+    selection : Selection, default=Selection()
+        The models probed (failure filter, ``where``, ``ids``).
     regions : sequence of {"all", "conv", "fc"}, default=("all",)
         One map per target and region (the paper's Figs. 20-21: all, conv-only, FC-only).
-    window : int, default=5000
     depth_bins : int, default=20
     windows_per_cell : int, default=4
         Windows per test model and cell, evenly spaced in the bin.
-    width, steps, epochs, batch_size, learning_rate, device
-        See :class:`~weightspace.probe.dmc.DMCConfig`.
     n_splits : int, default=5
     rounds : int, default=1
         Folds trained and scored; their test models are pooled in the map.
-    balance, task, failed, where, ids, random_state, progress
+    balance, task, random_state, progress
         As :func:`~weightspace.probe.dmc.dmc_probe`.
     """
-    config = DMCConfig(
-        kind="local",
-        window=window,
-        width=width,
-        steps=steps,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        device=device,
-    )
+    if config.kind != "local":
+        raise ProbeError(f"performance maps need a local DMC (kind='local'); got {config.kind!r}")
     config.check()
+    window = config.window
     for name, value in (("depth_bins", depth_bins), ("windows_per_cell", windows_per_cell)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ProbeError(f"{name} must be a positive integer; got {value!r}")
     names = [targets] if isinstance(targets, str) else list(targets)
     if not names or not regions:
         raise ProbeError("give at least one target and one region")
-    models, report = select_models(lib, where=where, ids=ids, failed=failed)
+    models, report = selection.models(lib)
     rng = np.random.default_rng(random_state)
     grid = _Grid(depth_bins, windows_per_cell)
     maps = []
@@ -437,7 +424,7 @@ def performance_maps(
             )
             maps.append(_map_target(lib, data, td, splits, config, grid, rng, progress, layout))
     return PerformanceMapResult(
-        tuple(maps), config, windows_per_cell, report, str(resolve_device(device))
+        tuple(maps), config, windows_per_cell, report, str(resolve_device(config.device))
     )
 
 

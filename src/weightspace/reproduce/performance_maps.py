@@ -29,7 +29,13 @@ import numpy as np
 import pandas as pd
 
 from weightspace.library import Library
-from weightspace.probe.common import FailureFilter, ProbeError, filter_notes, select_models
+from weightspace.probe.common import (
+    FailureFilter,
+    ProbeError,
+    Selection,
+    filter_notes,
+    select_models,
+)
 from weightspace.probe.dmc import DMCConfig, evaluate_models, fit_dmc, resolve_device
 from weightspace.probe.dmc_data import load_windows, target_with_splits
 from weightspace.probe.dmc_result import scores_row
@@ -452,9 +458,13 @@ def performance_maps_experiment(
         "width": width, "n_splits": n_splits, "rounds": rounds, "failed": failed, "where": where,
         "device": device, "random_state": random_state, "progress": progress, "epochs": epochs,
     }  # fmt: skip
+    config = DMCConfig(
+        kind="local", window=window, width=width, steps=steps, epochs=epochs, device=device
+    )
     maps = with_paper(performance_maps(
-        lib, targets, regions=regions, window=window, depth_bins=depth_bins,
-        windows_per_cell=windows_per_cell, steps=steps, **common,
+        lib, targets, config, selection=Selection(failed=failed, where=where), regions=regions,
+        depth_bins=depth_bins, windows_per_cell=windows_per_cell, n_splits=n_splits,
+        rounds=rounds, random_state=random_state, progress=progress,
     ))  # fmt: skip
     subset = None
     if study:
