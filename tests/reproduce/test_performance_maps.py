@@ -9,6 +9,7 @@ import pytest
 
 from weightspace import Library
 from weightspace.probe.common import ProbeError
+from weightspace.probe.dmc import DMCConfig
 from weightspace.reproduce.performance_maps import subset_size_study
 
 from ..probe.conftest import MAP_WINDOW as W
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def test_subset_size_study_over_windows(planted_map):
     result = subset_size_study(
-        Library(planted_map), "init", sizes=(16, 64), steps=100, random_state=0
+        Library(planted_map), "init", DMCConfig(steps=100), sizes=(16, 64), random_state=0
     )
     table = result.to_frame()
     assert list(table["size"]) == [16, 64]
@@ -31,7 +32,7 @@ def test_subset_size_study_over_windows(planted_map):
 
 def test_subset_size_study_over_training_models(planted_map):
     result = subset_size_study(
-        Library(planted_map), "init", sizes=(8, 32), vary="models", window=W, steps=100,
+        Library(planted_map), "init", DMCConfig(steps=100), sizes=(8, 32), vary="models", window=W,
         random_state=0,
     )  # fmt: skip
     table = result.to_frame()
