@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from weightspace import Library
 from weightspace.probe import FailureFilter, ProbeError, cross_validate_svm, svm_probe
+from weightspace.probe.common import Selection
 from weightspace.reproduce.papers import NWS_IMPORTANCE, with_paper
 
 # The random 3-class label, balanced to 31 models per class (93 models, after the failed ones
@@ -145,7 +146,7 @@ def test_bad_target_and_continuous_target(planted):
 
 
 def test_filter_can_be_turned_off(planted):
-    result = svm_probe(Library(planted), "init", failed=None, n_repeats=1)
+    result = svm_probe(Library(planted), "init", selection=Selection(failed=None), n_repeats=1)
     assert result.filter_report is None
     assert result.to_frame().n_models.iloc[0] == 120
 
@@ -153,4 +154,4 @@ def test_filter_can_be_turned_off(planted):
 def test_unknown_dataset_without_threshold_is_an_error(planted):
     lib = Library(planted)
     with pytest.raises(ProbeError, match="failed-training threshold"):
-        svm_probe(lib, "init", failed=FailureFilter(n_classes={}))
+        svm_probe(lib, "init", selection=Selection(failed=FailureFilter(n_classes={})))

@@ -22,11 +22,10 @@ import pandas as pd
 
 from weightspace.library import Library
 from weightspace.probe.common import (
-    FailureFilter,
     ProbeError,
+    Selection,
     chance_level,
     filter_notes,
-    select_models,
 )
 from weightspace.probe.features import load_features
 from weightspace.probe.linear_engine import (
@@ -349,9 +348,7 @@ def linear_probe(
     n_seeds: int = 3,
     fractions: Sequence[float] = (0.7, 0.15, 0.15),
     alphas: Sequence[float] = ALPHAS,
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
-    ids: Sequence[int] | None = None,
+    selection: Selection = Selection(),  # noqa: B008
     random_state: int = 0,
     cache: bool = True,
     progress: bool = False,
@@ -374,9 +371,8 @@ def linear_probe(
     n_seeds : int, default=3
     fractions : (float, float, float), default=(0.7, 0.15, 0.15)
     alphas : sequence of float, default=ALPHAS
-    failed : FailureFilter or None, default=FailureFilter()
-    where : str, optional
-    ids : sequence of int, optional
+    selection : Selection, default=Selection()
+        The models probed (failure filter, ``where``, ``ids``).
     random_state : int, default=0
     cache : bool, default=True
     progress : bool, default=False
@@ -388,7 +384,7 @@ def linear_probe(
     names = [targets] if isinstance(targets, str) else list(targets)
     if not names:
         raise ProbeError("give at least one target, e.g. test_acc")
-    models, report = select_models(lib, where=where, ids=ids, failed=failed)
+    models, report = selection.models(lib)
     known = [*SNAPSHOT_TARGETS, *models.columns]
     for name in names:
         if resolve_target(known, name) is None:

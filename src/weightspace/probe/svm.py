@@ -21,12 +21,11 @@ import pandas as pd
 
 from weightspace.library import Library
 from weightspace.probe.common import (
-    FailureFilter,
     ProbeError,
+    Selection,
     chance_level,
     filter_notes,
     model_splits,
-    select_models,
     target_labels,
     usable_classes,
 )
@@ -357,9 +356,7 @@ def svm_probe(
     snapshots: Sequence[int] = (-1,),
     balance: bool = True,
     standardize: bool = True,
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
-    ids: Sequence[int] | None = None,
+    selection: Selection = Selection(),  # noqa: B008
     random_state: int = 0,
     cache: bool = True,
     progress: bool = False,
@@ -386,12 +383,9 @@ def svm_probe(
         Cut every class to the size of the smallest (per target).
     standardize : bool, default=True
         Standardize the features inside the pipeline (see :func:`cross_validate_svm`).
-    failed : FailureFilter or None, default=FailureFilter()
-        Rejects failed trainings (None keeps all models).
-    where : str, optional
-        SQL condition selecting models.
-    ids : sequence of int, optional
-        Only these models.
+    selection : Selection, default=Selection()
+        The models probed: failed trainings rejected (``Selection(failed=None)`` keeps all),
+        ``where`` (SQL), ``ids``.
     random_state : int, default=0
         Seeds balancing and folds.
     cache : bool, default=True
@@ -405,7 +399,7 @@ def svm_probe(
     names = [targets] if isinstance(targets, str) else list(targets)
     if not names:
         raise ProbeError("give at least one target hyper-parameter (e.g. optimizer)")
-    models, report = select_models(lib, where=where, ids=ids, failed=failed)
+    models, report = selection.models(lib)
     labels = {t: target_labels(models, t) for t in names}
     ids_all = models["id"].astype(int).tolist()
     X, groups, _ = load_features(
