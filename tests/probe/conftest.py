@@ -87,3 +87,74 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------------------ the HTT task zoo
+#: The planted task zoo (see ``test_htt.py``): tasks, trainings per task, layer sizes.
+N_TASKS, RUNS, IN, HIDDEN, OUT = 5, 20, 6, 12, 3
+
+
+def _network(rng: np.random.Generator, templates: np.ndarray | None) -> dict[str, np.ndarray]:
+    if templates is None:
+        w1 = rng.normal(size=(HIDDEN, IN))
+    else:
+        w1 = np.concatenate([templates, -templates]) + rng.normal(0, 0.15, (HIDDEN, IN))
+    w2 = rng.normal(size=(OUT, HIDDEN))
+    perm = rng.permutation(HIDDEN)
+    return {"l1.weight": w1[perm], "l2.weight": w2[:, perm]}
+
+
+@pytest.fixture(scope="module")
+def task_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(7)
+    path = tmp_path_factory.mktemp("htt") / "zoo"
+    lib = Library.create(path)
+    templates = rng.normal(size=(N_TASKS, HIDDEN // 2, IN))
+    items = []
+    for task in range(N_TASKS):
+        for run in range(RUNS):
+            snaps = [_network(rng, None), _network(rng, templates[task])]
+            items.append(
+                {
+                    "weights": [WeightSet.from_arrays(s) for s in snaps],
+                    "hparams": {"task": task, "seed": run, "random_task": int(rng.integers(5))},
+                    "metrics": {"test_acc": 0.9},
+                }
+            )
+    lib.add_many(items)
+    lib.close()
+    return path
+
+
+# ------------------------------------------------------------------------------ the map library
+#: Models per class and the DMC window of the planted map library: ``init = "b"`` scales the
+#: ``fc1`` kernel by 3 from the third of four snapshots on (see ``test_performance_map.py``).
+MAP_PER_CLASS = 40
+MAP_WINDOW = 64
+
+
+@pytest.fixture(scope="module")
+def planted_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(7)
+    path = tmp_path_factory.mktemp("maps") / "lib"
+    lib = Library.create(path)
+    inits = np.repeat(["a", "b"], MAP_PER_CLASS)
+    items = []
+    for init in inits:
+        snaps = []
+        for s in range(4):
+            arrays = {k: rng.normal(size=v).astype(np.float32) for k, v in DMC_SHAPES.items()}
+            if init == "b" and s >= 2:
+                arrays["fc1.weight"] *= 3.0
+            snaps.append(WeightSet.from_arrays(arrays))
+        items.append(
+            {
+                "weights": snaps,
+                "hparams": {"dataset": "digits", "init": str(init)},
+                "metrics": {"test_acc": 0.9},
+                "snapshots": [{"epoch": s, "progress": s / 3} for s in range(4)],
+            }
+        )
+    lib.add_many(items)
+    lib.close()
+    return path

@@ -21,10 +21,11 @@ import pytest
 from matplotlib.figure import Figure
 
 from weightspace import Library, WeightSet
-from weightspace.probe.common import ProbeError
+from weightspace.probe.common import ProbeError, Selection
 from weightspace.probe.dmc import DMCConfig, dmc_probe, fit_dmc
 from weightspace.probe.dmc_data import load_windows, region_spans
 from weightspace.probe.dmc_models import dmc_architecture
+from weightspace.reproduce.papers import NWS_DMC, with_paper
 
 from .conftest import DMC_SHAPES as SHAPES
 
@@ -32,7 +33,8 @@ from .conftest import DMC_SHAPES as SHAPES
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 N_PER_CLASS = 40
-FAST = {"window": 64, "steps": 150, "random_state": 0}
+FAST = {"window": 64, "steps": 150}
+CONFIG = DMCConfig(**FAST)
 # The random 2-class label over 80 models pooled from 5 folds: each test prediction is right with
 # probability 1/2 under the null, sd sqrt(0.25 / 80) = 0.056; 0.17 is 3 sd.
 NULL_TOLERANCE = 0.17
@@ -74,7 +76,7 @@ def planted_dmc(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def local_result(planted_dmc):
-    return dmc_probe(Library(planted_dmc), ["init", "label"], rounds=5, **FAST)
+    return dmc_probe(Library(planted_dmc), ["init", "label"], CONFIG, rounds=5)
 
 
 def test_local_dmc_finds_the_planted_footprint(local_result):
@@ -98,7 +100,7 @@ def test_snapshots_of_one_model_stay_on_one_side(local_result):
 
 
 def test_lr_regression_finds_the_planted_dependence(planted_dmc):
-    result = dmc_probe(Library(planted_dmc), "lr", region="conv", **FAST)
+    result = dmc_probe(Library(planted_dmc), "lr", CONFIG, region="conv")
     row = result.to_frame().iloc[0]
     assert row.task == "regression"
     assert row.r2_mean > 0.7
@@ -108,7 +110,7 @@ def test_lr_regression_finds_the_planted_dependence(planted_dmc):
 
 def test_global_dmc_on_one_architecture(planted_dmc):
     result = dmc_probe(
-        Library(planted_dmc), "init", kind="global", train_snapshots=(-1, -2), **FAST
+        Library(planted_dmc), "init", DMCConfig(kind="global", **FAST), train_snapshots=(-1, -2)
     )
     row = result.to_frame().iloc[0]
     assert row.accuracy_mean >= 0.9
@@ -123,7 +125,7 @@ def test_global_dmc_refuses_mixed_architectures(tmp_path):
         arrays = {k: rng.normal(size=v).astype(np.float32) for k, v in shapes.items()}
         mixed.add(WeightSet.from_arrays(arrays), hparams={"init": "ab"[i % 2]})
     with pytest.raises(ProbeError, match="mixes 2"):
-        dmc_probe(mixed, "init", kind="global", failed=None, **FAST)
+        dmc_probe(mixed, "init", DMCConfig(kind="global", **FAST), selection=Selection(failed=None))
 
 
 def test_training_is_deterministic(planted_dmc):
@@ -168,14 +170,13 @@ def test_architecture_reproduces_table_3():
     ],
 )
 def test_bad_parameters(planted_dmc, kwargs, message):
-    params = FAST | kwargs
     with pytest.raises(ProbeError, match=message):
-        dmc_probe(Library(planted_dmc), "init", **params)
+        dmc_probe(Library(planted_dmc), "init", DMCConfig(**(FAST | kwargs)))
 
 
 def test_unknown_target(planted_dmc):
     with pytest.raises(ProbeError, match="unknown target 'nope'"):
-        dmc_probe(Library(planted_dmc), "nope", **FAST)
+        dmc_probe(Library(planted_dmc), "nope", CONFIG)
 
 
 def test_result_contract(local_result):
@@ -183,7 +184,10 @@ def test_result_contract(local_result):
     assert isinstance(local_result.plot(), Figure)
     text = local_result.summary()
     assert "local DMC (W=64" in text
-    assert "paper" in text
+    assert "paper" not in text  # a probe knows no paper
+    assert "paper_accuracy" not in local_result.to_frame()
+    text = with_paper(local_result).summary()
+    assert f"n/a (values lost); {NWS_DMC['init']}" in text
 
 
 def test_cli_json_and_report(planted_dmc, tmp_path, cli):

@@ -10,13 +10,10 @@ initial snapshot is pure noise (no footprint), and ``random_task`` is a label wi
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from weightspace import Library, WeightSet
+from weightspace import Library
 from weightspace.probe.common import ProbeError
 from weightspace.probe.htt import HTTResult, htt_probe, network_features
 from weightspace.probe.htt_protocols import (
@@ -26,9 +23,8 @@ from weightspace.probe.htt_protocols import (
     retrieval_protocol,
     retrieval_scores,
 )
-from weightspace.reproduce.htt import htt_experiment
 
-N_TASKS, RUNS, IN, HIDDEN, OUT = 5, 20, 6, 12, 3
+from .conftest import HIDDEN, IN, N_TASKS, OUT
 
 
 @pytest.fixture(autouse=True)
@@ -39,38 +35,6 @@ def _one_blas_thread():
 
     with threadpool_limits(limits=1, user_api="blas"):
         yield
-
-
-def _network(rng: np.random.Generator, templates: np.ndarray | None) -> dict[str, np.ndarray]:
-    if templates is None:
-        w1 = rng.normal(size=(HIDDEN, IN))
-    else:
-        w1 = np.concatenate([templates, -templates]) + rng.normal(0, 0.15, (HIDDEN, IN))
-    w2 = rng.normal(size=(OUT, HIDDEN))
-    perm = rng.permutation(HIDDEN)
-    return {"l1.weight": w1[perm], "l2.weight": w2[:, perm]}
-
-
-@pytest.fixture(scope="module")
-def task_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = np.random.default_rng(7)
-    path = tmp_path_factory.mktemp("htt") / "zoo"
-    lib = Library.create(path)
-    templates = rng.normal(size=(N_TASKS, HIDDEN // 2, IN))
-    items = []
-    for task in range(N_TASKS):
-        for run in range(RUNS):
-            snaps = [_network(rng, None), _network(rng, templates[task])]
-            items.append(
-                {
-                    "weights": [WeightSet.from_arrays(s) for s in snaps],
-                    "hparams": {"task": task, "seed": run, "random_task": int(rng.integers(5))},
-                    "metrics": {"test_acc": 0.9},
-                }
-            )
-    lib.add_many(items)
-    lib.close()
-    return path
 
 
 def test_planted_task_footprint_is_found_and_hypothesis_accepted(task_zoo):
@@ -98,22 +62,6 @@ def test_random_task_labels_score_at_chance(task_zoo):
     assert t.loc["classification", "accuracy"] <= 0.4  # chance 0.2
     assert not bool(t.loc["classification", "accept"])
     assert t.loc["classification", "p_value"] > 0.5
-
-
-def test_initializations_are_at_chance_in_the_control(task_zoo):
-    result = htt_experiment([Library(task_zoo)], features=("chain", "layer"), n_repeats=1)
-    assert result.control is not None
-    control = result.control.table
-    cls = control[control.protocol == "classification"]
-    assert (cls.accuracy <= 0.45).all()
-    frame = result.to_frame()
-    assert {"normalized", "unnormalized", "paper_normalized", "accept_normalized"} <= set(frame)
-    chain1 = frame[(frame.protocol == "classification") & (frame.chain == 1)].iloc[0]
-    assert chain1.normalized >= 0.95
-    assert chain1.unnormalized <= 0.45
-    text = result.summary()
-    assert "paper: tiny ImageNet" in text
-    assert "control, the initializations" in text
 
 
 def test_features_per_kind_have_the_expected_sizes(task_zoo):
@@ -215,35 +163,3 @@ def test_classifier_primal_and_dual_give_one_solution():
 def test_combine_needs_results():
     with pytest.raises(ProbeError, match="no HTT results"):
         HTTResult.combine([])
-
-
-# ------------------------------------------------------------------------------ CLI
-
-
-def test_cli_prints_json_records_and_writes_the_report(task_zoo, tmp_path, cli):
-    out_dir = tmp_path / "htt"
-    code, out, _ = cli(
-        "reproduce", "htt", task_zoo, "--features", "chain,layer", "--chains", "1",
-        "--repeats", "1", "--out", out_dir, "--json",
-    )  # fmt: skip
-    assert code == 0
-    records = json.loads(out)
-    assert {(r["protocol"], r["chain"]) for r in records} == {
-        ("classification", 1),
-        ("retrieval", 1),
-    }
-    assert (out_dir / "htt.md").is_file()
-    assert (out_dir / "htt-accuracy.png").stat().st_size > 1000
-    assert (out_dir / "htt-cmc.png").is_file()
-    assert "normalized" in (out_dir / "htt.md").read_text()
-
-
-def test_cli_exit_codes(task_zoo, cli):
-    code, _, err = cli("reproduce", "htt", task_zoo, "--task-column", "nope")
-    assert code == 1
-    assert "no 'nope' column" in err
-    code, _, err = cli("reproduce", "htt", task_zoo, "--chains", "x")
-    assert code == 1
-    assert "--chains 'x'" in err
-    code, _, _ = cli("reproduce", "htt")
-    assert code == 2

@@ -9,6 +9,7 @@ from sklearn.linear_model import Ridge
 
 from weightspace import Library, WeightSet
 from weightspace.probe import ProbeError, linear_probe
+from weightspace.probe.common import Selection
 from weightspace.probe.linear import score_targets
 from weightspace.probe.linear_engine import (
     RidgePath,
@@ -104,7 +105,10 @@ def planted_lib(tmp_path_factory) -> Library:
 
 def test_linear_probe_reads_snapshot_targets_from_the_library(planted_lib):
     result = linear_probe(
-        planted_lib, ["test_acc", "epoch", "ggap", "opt"], representation="stats", failed=None
+        planted_lib,
+        ["test_acc", "epoch", "ggap", "opt"],
+        representation="stats",
+        selection=Selection(failed=None),
     )
     frame = result.to_frame().set_index("target")
     assert frame.loc["test_acc", "r2_mean"] > 0.99
@@ -118,7 +122,9 @@ def test_linear_probe_reads_snapshot_targets_from_the_library(planted_lib):
 
 def test_unknown_targets_are_named(planted_lib):
     with pytest.raises(ProbeError, match="unknown target 'nope'"):
-        linear_probe(planted_lib, ["nope"], representation="stats", failed=None)
+        linear_probe(
+            planted_lib, ["nope"], representation="stats", selection=Selection(failed=None)
+        )
 
 
 def test_the_probe_cli_prints_json_and_writes_a_report(planted_lib, cli, tmp_path):

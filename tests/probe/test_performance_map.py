@@ -1,4 +1,4 @@
-"""Performance maps (NWS Fig. 5) and the subset-size study (Fig. 18) on a planted library.
+"""Performance maps (NWS Fig. 5) on a planted library (``planted_map``, ``conftest.py``).
 
 Every model has four snapshots of a conv layer (``conv1``, 592 weights with its bias) and two FC
 layers (``fc1``: 528, ``fc2``: 170), standard normal weights, except that ``init = "b"`` scales
@@ -9,25 +9,21 @@ the ``fc1`` kernel by 3 from the third snapshot on. A map must show the footprin
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from weightspace import Library, WeightSet
+from weightspace import Library
 from weightspace.probe.common import ProbeError
+from weightspace.probe.dmc import DMCConfig
 from weightspace.probe.performance_map import performance_maps
-from weightspace.reproduce.performance_maps import subset_size_study
+from weightspace.reproduce.papers import NWS_MAPS, with_paper
 
-from .conftest import DMC_SHAPES as SHAPES
+from .conftest import MAP_WINDOW as W
 
 # tiny networks: one torch thread (tests/probe/conftest.py)
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-N_PER_CLASS = 40
-W = 64
 # Depth = window start / (1290 - 64). Windows inside the fc1 kernel (592-1104) start at depths
 # 0.48-0.85: bins 5-7 of 10. Bins 0-3 (starts below 491) end before fc1 begins.
 INSIDE, OUTSIDE = slice(5, 8), slice(0, 4)
@@ -37,37 +33,10 @@ TOLERANCE = 0.15
 
 
 @pytest.fixture(scope="module")
-def planted_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = np.random.default_rng(7)
-    path = tmp_path_factory.mktemp("maps") / "lib"
-    lib = Library.create(path)
-    inits = np.repeat(["a", "b"], N_PER_CLASS)
-    items = []
-    for init in inits:
-        snaps = []
-        for s in range(4):
-            arrays = {k: rng.normal(size=v).astype(np.float32) for k, v in SHAPES.items()}
-            if init == "b" and s >= 2:
-                arrays["fc1.weight"] *= 3.0
-            snaps.append(WeightSet.from_arrays(arrays))
-        items.append(
-            {
-                "weights": snaps,
-                "hparams": {"dataset": "digits", "init": str(init)},
-                "metrics": {"test_acc": 0.9},
-                "snapshots": [{"epoch": s, "progress": s / 3} for s in range(4)],
-            }
-        )
-    lib.add_many(items)
-    lib.close()
-    return path
-
-
-@pytest.fixture(scope="module")
 def maps(planted_map):
     return performance_maps(
-        Library(planted_map), "init", regions=("all", "conv"), window=W, depth_bins=10,
-        windows_per_cell=2, steps=300, random_state=0,
+        Library(planted_map), "init", DMCConfig(window=W, steps=300), regions=("all", "conv"),
+        depth_bins=10, windows_per_cell=2, random_state=0,
     )  # fmt: skip
 
 
@@ -105,71 +74,18 @@ def test_result_contract(maps):
     assert isinstance(maps.plot(), Figure)
     table = maps.to_frame()
     assert list(table.region) == ["all", "conv"]
-    assert table.paper_score.isna().all()
+    assert "paper_score" not in table  # a probe knows no paper
     assert "init (all weights)" in maps.summary()
-    assert "paper" in maps.summary()
-
-
-def test_subset_size_study_over_windows(planted_map):
-    result = subset_size_study(
-        Library(planted_map), "init", sizes=(16, 64), steps=100, random_state=0
-    )
-    table = result.to_frame()
-    assert list(table["size"]) == [16, 64]
-    assert (table["accuracy_mean"] >= 0.8).all()
-    assert list(result.slopes().target) == ["init"]
-    assert set(result.figures()) == {"fig18"}
-    assert "Fig. 18" in result.summary()
-
-
-def test_subset_size_study_over_training_models(planted_map):
-    result = subset_size_study(
-        Library(planted_map), "init", sizes=(8, 32), vary="models", window=W, steps=100,
-        random_state=0,
-    )  # fmt: skip
-    table = result.to_frame()
-    assert list(table["n_train"]) == [8, 32]
-    assert (table["n_test"] == 16).all()
+    assert "paper" not in maps.summary()
+    assert with_paper(maps).to_frame().paper_score.isna().all()
+    assert f"paper: {NWS_MAPS['init']}" in with_paper(maps).summary()
 
 
 def test_bad_parameters(planted_map):
     lib = Library(planted_map)
     with pytest.raises(ProbeError, match="depth_bins must be a positive integer"):
-        performance_maps(lib, "init", window=W, depth_bins=0)
+        performance_maps(lib, "init", DMCConfig(window=W), depth_bins=0)
     with pytest.raises(ProbeError, match="region must be one of"):
-        performance_maps(lib, "init", window=W, regions=("middle",))
-    with pytest.raises(ProbeError, match="vary must be"):
-        subset_size_study(lib, "init", vary="depth")
-
-
-def test_cli_writes_maps_study_and_json(planted_map, tmp_path, cli):
-    code, out, _ = cli(
-        "reproduce", "performance-maps", planted_map, "--window", W, "--depth-bins", 5,
-        "--steps", 50, "--study-sizes", "32,64", "--study-steps", 30, "--out", tmp_path,
-        "--json", "--quiet",
-    )  # fmt: skip
-    assert code == 0
-    records = json.loads(out)
-    assert [r["target"] for r in records] == ["init"]
-    for name in (
-        "performance-maps.md", "performance-maps.csv", "performance-maps-grid.csv",
-        "performance-maps-subset-size.csv", "performance-maps-maps.png",
-        "performance-maps-map-init-all.png", "performance-maps-fig18.png",
-    ):  # fmt: skip
-        assert (tmp_path / name).is_file(), name
-    assert "Subset size (NWS Fig. 18)" in (tmp_path / "performance-maps.md").read_text()
-
-
-@pytest.mark.parametrize(
-    ("argv", "code", "message"),
-    [
-        (["--target", "nope", "--window", "64"], 1, "unknown target 'nope'"),
-        (["--regions", "middle", "--window", "64"], 1, "region must be one of"),
-        (["--vary", "depth"], 2, "invalid choice"),
-        (["--study-sizes", "a,b", "--window", "64", "--steps", "5"], 1, "expected integers"),
-    ],
-)
-def test_cli_exit_codes(planted_map, cli, argv, code, message):
-    got, _, err = cli("reproduce", "performance-maps", planted_map, *argv, "--quiet")
-    assert got == code
-    assert message in err
+        performance_maps(lib, "init", DMCConfig(window=W), regions=("middle",))
+    with pytest.raises(ProbeError, match="need a local DMC"):
+        performance_maps(lib, "init", DMCConfig(kind="global", window=W))

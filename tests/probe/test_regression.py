@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from weightspace import Library
 from weightspace.probe import ProbeError, accuracy_regression, regress_accuracy
+from weightspace.reproduce.papers import with_paper
 
 EFFECTS = {"glorot_uniform": 0.2, "normal": 0.1, "constant": -0.3}  # sums to 0: effect coding
 LR_SLOPE = 20.0
@@ -105,10 +106,12 @@ def test_normalization_keeps_signs_and_p_values(how):
 
 
 def test_paper_signs_and_summary(fitted):
-    c = fitted.coefficients.set_index(["dataset", "hparam", "level"])
+    assert "paper_sign" not in fitted.to_frame()
+    assert "paper" not in fitted.summary()  # a probe knows no paper
+    c = with_paper(fitted).to_frame().set_index(["dataset", "hparam", "level"])
     assert c.loc[("mnist", "init", "constant"), "paper_sign"] == -1
-    text = fitted.summary()
-    assert "paper" in text
+    text = with_paper(fitted).summary()
+    assert "  paper: init > activation > optimizer (NWS 4.2; values lost)" in text
     assert "init constant" in text
     assert isinstance(fitted.plot(), Figure)
     assert set(fitted.figures()) == {"coefficients", "errors", "correlation"}

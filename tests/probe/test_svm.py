@@ -10,6 +10,8 @@ from matplotlib.figure import Figure
 
 from weightspace import Library
 from weightspace.probe import FailureFilter, ProbeError, cross_validate_svm, svm_probe
+from weightspace.probe.common import Selection
+from weightspace.reproduce.papers import NWS_IMPORTANCE, with_paper
 
 # The random 3-class label, balanced to 31 models per class (93 models, after the failed ones
 # are rejected): one repeat's accuracy is a mean of 93 test predictions, each right with
@@ -125,8 +127,13 @@ def test_result_contract(layer_result):
     assert isinstance(layer_result.to_frame(), pd.DataFrame)
     assert isinstance(layer_result.plot(), Figure)
     text = layer_result.summary()
-    assert "paper" in text
+    assert "paper" not in text  # a probe knows no paper
+    assert "paper_accuracy" not in layer_result.to_frame()
     assert "init" in text
+    text = with_paper(layer_result).summary()
+    assert "n/a (NWS Fig. 2: values lost in the text)" in text
+    assert f"paper: {NWS_IMPORTANCE['init']}" in text  # layer-stats: the paper's representation
+    assert with_paper(layer_result).to_frame().paper_accuracy.isna().all()
     assert set(layer_result.figures()) == {"accuracy", "importance-init", "importance-label"}
 
 
@@ -139,7 +146,7 @@ def test_bad_target_and_continuous_target(planted):
 
 
 def test_filter_can_be_turned_off(planted):
-    result = svm_probe(Library(planted), "init", failed=None, n_repeats=1)
+    result = svm_probe(Library(planted), "init", selection=Selection(failed=None), n_repeats=1)
     assert result.filter_report is None
     assert result.to_frame().n_models.iloc[0] == 120
 
@@ -147,4 +154,4 @@ def test_filter_can_be_turned_off(planted):
 def test_unknown_dataset_without_threshold_is_an_error(planted):
     lib = Library(planted)
     with pytest.raises(ProbeError, match="failed-training threshold"):
-        svm_probe(lib, "init", failed=FailureFilter(n_classes={}))
+        svm_probe(lib, "init", selection=Selection(failed=FailureFilter(n_classes={})))

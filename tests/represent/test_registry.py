@@ -1,7 +1,5 @@
 """Representations by name over a library, cached; the describe CLI."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -190,58 +188,3 @@ def test_describe_cli_library_files_and_plot(small_lib, tmp_path, capsys, cnn):
         == 1
     )
     assert "must end in .npy or .parquet" in capsys.readouterr().err
-
-
-def test_reproduce_invariance_json_and_csv(small_lib, tmp_path, capsys):
-    from weightspace.reproduce.invariance import invariance_experiment
-
-    result = invariance_experiment(small_lib, n_permutations=3, dims=(16,), failed=None)
-    frame = result.to_frame()
-    assert set(frame["representation"]) == {
-        "global stats",
-        "raw",
-        "pca",
-        "random projection",
-        "mi-wd",
-    }
-    ratios = dict(zip(frame["representation"], frame["ratio"], strict=True))
-    assert ratios["global stats"] < ratios["raw"]
-    assert ratios["mi-wd"] < ratios["raw"]
-    assert "(0.024)" in result.summary()
-    # the CLI: JSON records on stdout, CSV on disk
-    csv = tmp_path / "inv.csv"
-    code = main(
-        [
-            "reproduce",
-            "invariance",
-            str(small_lib.path),
-            "--permutations",
-            "2",
-            "--no-filter",
-            "--json",
-            "--csv",
-            str(csv),
-        ]
-    )
-    assert code == 0
-    records = json.loads(capsys.readouterr().out)
-    assert {"representation", "K", "ratio", "paper_ratio"} <= set(records[0])
-    assert len(pd.read_csv(csv)) == len(records)
-
-
-def test_invariance_leaves_failed_trainings_out(small_lib, tmp_path, capsys):
-    from weightspace.probe import ProbeError
-    from weightspace.reproduce.invariance import invariance_experiment
-
-    # without an accuracy column the default filter cannot work: a clear error names the way out
-    with pytest.raises(ProbeError, match="no-filter"):
-        invariance_experiment(small_lib, n_permutations=2, dims=(16,))
-    assert main(["reproduce", "invariance", str(small_lib.path), "--permutations", "2"]) == 1
-    assert "--no-filter" in capsys.readouterr().err
-
-    lib = Library.create(tmp_path / "scored")
-    for seed, acc in enumerate([0.97, 0.95, 0.96, 0.10]):  # the last one failed (digits: >= 0.2)
-        lib.add(make_cnn(seed), hparams={"dataset": "digits"}, metrics={"test_acc": acc})
-    result = invariance_experiment(lib, n_permutations=2, dims=(16,))
-    assert result.n_models == 3
-    assert invariance_experiment(lib, n_permutations=2, dims=(16,), failed=None).n_models == 4

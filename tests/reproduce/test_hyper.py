@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from weightspace.reproduce.hyper import hyper_experiment
-from weightspace.reproduce.hyper_paper import PAPER_HYP
+from weightspace.reproduce.papers import HYP_RESULTS
 
 from ..learn.conftest import make_zoo, small_settings
 
@@ -29,7 +29,7 @@ def test_every_representation_is_probed_beside_the_paper(zoos, tmp_path):
         "W", "s(W)", "layer-stats", "MI-WD", "E_cD", "E_c", "E_D"
     ]  # fmt: skip
     assert set(frame.index) == {"test_acc", "epoch", "ggap", "optimizer"}
-    assert frame.loc["test_acc", "paper_E_cD"] == PAPER_HYP["test_acc"][2] == 94.9
+    assert frame.loc["test_acc", "paper_E_cD"] == HYP_RESULTS["test_acc"][2] == 94.9
     assert frame.loc["test_acc", "metric"] == "R2"
     assert frame.loc["optimizer", "metric"] == "accuracy"
     assert np.isfinite(

@@ -91,33 +91,14 @@ def build_atlas(
         With its fitted embedding kept for :meth:`Atlas.transform` when it was fitted here.
     """
     from weightspace.library import Library
-    from weightspace.represent.registry import describe_library, representation_cache_key
 
     if not isinstance(lib, Library):
         lib = Library(lib)
-    chosen = [int(i) for i in ids] if ids is not None else lib.ids(where)
-    if ids is not None and where is not None:
-        allowed = set(lib.ids(where))
-        chosen = [i for i in chosen if i in allowed]
-    if not chosen:
-        raise AtlasError(f"{lib.path}: no models to map" + (f" (where {where})" if where else ""))
+    chosen = _chosen(lib, ids, where)
     rep_params = dict(params or {})
     if representation == "miwd":
         rep_params = {**_DEFAULT_MIWD, **rep_params}
-    _, X = describe_library(
-        lib,
-        representation,
-        ids=chosen,
-        snapshot=snapshot,
-        params=rep_params,
-        cache=cache,
-        progress=progress,
-    )
-    shape: tuple[int, ...] = (X.shape[1],)
-    if representation == "miwd":
-        shape = (int(rep_params["S"]), int(rep_params["B"]))
-    descriptors = np.asarray(X, dtype=np.float32).reshape(len(chosen), *shape)
-
+    X, descriptors = _describe(lib, representation, rep_params, chosen, snapshot, cache, progress)
     est = AtlasEmbedding(
         n_neighbors=n_neighbors,
         min_dist=min_dist,
@@ -126,33 +107,9 @@ def build_atlas(
         random_state=random_state,
     )
     rep_info = {"name": representation, "params": rep_params, "snapshot": snapshot}
-    key = {
-        "representation": rep_info,
-        **representation_cache_key(representation, rep_params),
-        **est.cache_key(),
-    }
-    use_cache = cache and random_state is not None
-    hit = lib.cache.get("atlas-umap", key, chosen) if use_cache else None
-    fitted = hit is None
-    if hit is None:
-        coords = est.fit_transform(X)
-        if use_cache:
-            lib.cache.put("atlas-umap", key, chosen, {"coords": coords})
-    else:
-        coords = hit["coords"]
-
-    frame = _metadata(lib, chosen, accuracy)
-    kinds = {"n_params": "meta", **lib.columns()}
-    columns = atlas_columns(frame, kinds)
-    if accuracy in frame.columns:
-        groups = frame[group_by].to_numpy(dtype=object) if group_by in frame.columns else None
-        norm = normalized_accuracy(frame[accuracy].to_numpy(dtype=np.float64), groups)
-        label = f"normalized {accuracy}" if groups is not None else accuracy
-        columns = [
-            Column(f"{accuracy}_norm", "derived", "continuous", norm, label=label),
-            *columns,
-        ]
-    atlas = Atlas(
+    coords, fitted = _embed(lib, X, est, rep_info, chosen, cache=cache and random_state is not None)
+    columns = _columns(lib, chosen, accuracy, group_by)
+    return Atlas(
         ids=np.asarray(chosen, dtype=np.int64),
         coords=coords,
         descriptors=descriptors,
@@ -167,10 +124,86 @@ def build_atlas(
             "method": "umap" if len(chosen) >= MIN_UMAP_MODELS else "pca",
         },
         source=str(lib.path),
+        fitted_embedding=est if fitted else None,
     )
-    if fitted:
-        atlas._keep_embedder(est)
-    return atlas
+
+
+def _chosen(lib: Library, ids: Sequence[int] | None, where: str | None) -> list[int]:
+    """The ids of the mapped models: ``ids`` (those matching ``where`` when both are given), or
+    every model matching ``where``."""
+    chosen = [int(i) for i in ids] if ids is not None else lib.ids(where)
+    if ids is not None and where is not None:
+        allowed = set(lib.ids(where))
+        chosen = [i for i in chosen if i in allowed]
+    if not chosen:
+        raise AtlasError(f"{lib.path}: no models to map" + (f" (where {where})" if where else ""))
+    return chosen
+
+
+def _describe(
+    lib: Library,
+    representation: str,
+    params: dict[str, Any],
+    chosen: list[int],
+    snapshot: int,
+    cache: bool,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The representation as vectors ``(n, K)``, and as the atlas keeps it (``S x B`` for MI-WD)."""
+    from weightspace.represent.registry import describe_library
+
+    _, X = describe_library(
+        lib,
+        representation,
+        ids=chosen,
+        snapshot=snapshot,
+        params=params,
+        cache=cache,
+        progress=progress,
+    )
+    shape: tuple[int, ...] = (X.shape[1],)
+    if representation == "miwd":
+        shape = (int(params["S"]), int(params["B"]))
+    return X, np.asarray(X, dtype=np.float32).reshape(len(chosen), *shape)
+
+
+def _embed(
+    lib: Library,
+    X: np.ndarray,
+    est: AtlasEmbedding,
+    rep_info: dict[str, Any],
+    chosen: list[int],
+    *,
+    cache: bool,
+) -> tuple[np.ndarray, bool]:
+    """Map coordinates from the library's cache, or fitted here (then True)."""
+    from weightspace.represent.registry import representation_cache_key
+
+    key = {
+        "representation": rep_info,
+        **representation_cache_key(rep_info["name"], rep_info["params"]),
+        **est.cache_key(),
+    }
+    hit = lib.cache.get("atlas-umap", key, chosen) if cache else None
+    if hit is not None:
+        return hit["coords"], False
+    coords = est.fit_transform(X)
+    if cache:
+        lib.cache.put("atlas-umap", key, chosen, {"coords": coords})
+    return coords, True
+
+
+def _columns(lib: Library, chosen: list[int], accuracy: str, group_by: str) -> list[Column]:
+    """The metadata columns, the normalized accuracy first when the models have ``accuracy``."""
+    frame = _metadata(lib, chosen, accuracy)
+    kinds = {"n_params": "meta", **lib.columns()}
+    columns = atlas_columns(frame, kinds)
+    if accuracy not in frame.columns:
+        return columns
+    groups = frame[group_by].to_numpy(dtype=object) if group_by in frame.columns else None
+    norm = normalized_accuracy(frame[accuracy].to_numpy(dtype=np.float64), groups)
+    label = f"normalized {accuracy}" if groups is not None else accuracy
+    return [Column(f"{accuracy}_norm", "derived", "continuous", norm, label=label), *columns]
 
 
 def _metadata(lib: Library, ids: list[int], accuracy: str) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import math
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +68,9 @@ class Atlas:
         How descriptors and coordinates were computed (names and parameters; JSON values).
     source : str
         Where the models come from (a library path).
+    fitted_embedding : AtlasEmbedding, optional
+        The embedding fitted to make ``coords``, kept for :meth:`transform` (not serialized;
+        without it the atlas refits it once when a new model is placed).
 
     Examples
     --------
@@ -88,6 +91,7 @@ class Atlas:
     representation: Mapping[str, Any] = field(default_factory=dict)
     embedding: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
+    fitted_embedding: InitVar[AtlasEmbedding | None] = None
     _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
@@ -96,7 +100,9 @@ class Atlas:
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, fitted_embedding: AtlasEmbedding | None) -> None:
+        if fitted_embedding is not None:
+            self._state["embedder"] = fitted_embedding
         ids = np.asarray(self.ids).astype(np.int64, copy=False)
         coords = np.asarray(self.coords, dtype=np.float32)
         desc = np.asarray(self.descriptors, dtype=np.float32)
@@ -346,10 +352,6 @@ class Atlas:
                 est = refit_embedding(self)
                 self._state["embedder"] = est
         return est
-
-    def _keep_embedder(self, est: AtlasEmbedding) -> None:
-        with self._fit_lock:
-            self._state["embedder"] = est
 
     # ------------------------------------------------------------------ renderers
     def to_html(self, *, color_by: str | None = None, height: str = "100vh") -> str:

@@ -89,7 +89,12 @@ def failure_filter(args: argparse.Namespace) -> FailureFilter | None:
 
 
 def emit(result: ProbeResult, args: argparse.Namespace, lib: Library, stem: str) -> int:
-    """Write the report, then print the summary (or the JSON records); return 0."""
+    """Write the report, then print the summary (or the JSON records); return 0.
+
+    The paper's numbers stand beside ours (:func:`weightspace.reproduce.papers.with_paper`)."""
+    from weightspace.reproduce.papers import with_paper
+
+    result = with_paper(result)
     out = args.out if args.out is not None else lib.path / "reports" / result.probe
     report = result.write_report(out, stem=stem)
     if args.json:

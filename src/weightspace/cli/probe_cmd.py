@@ -110,6 +110,7 @@ def register(commands: Any) -> None:
 def _svm(args: argparse.Namespace) -> int:
     from weightspace.library import Library
     from weightspace.probe import svm_probe
+    from weightspace.probe.common import Selection
 
     lib = Library(args.library)
     targets = [t for item in args.target for t in split_list(item)]
@@ -125,8 +126,7 @@ def _svm(args: argparse.Namespace) -> int:
         snapshots=int_list(args.snapshots, "--snapshots") or [-1],
         balance=not args.no_balance,
         standardize=not args.no_standardize,
-        failed=failure_filter(args),
-        where=args.where,
+        selection=Selection(failed=failure_filter(args), where=args.where),
         random_state=args.seed,
         progress=not args.quiet and not args.json,
     )

@@ -93,15 +93,13 @@ def register_dmc(subparsers: Any) -> None:
 
 def _dmc(args: argparse.Namespace) -> int:
     from weightspace.library import Library
-    from weightspace.probe.dmc import dmc_probe
+    from weightspace.probe.common import Selection
+    from weightspace.probe.dmc import DMCConfig, dmc_probe
 
     lib = Library(args.library)
     targets = [t for item in args.target for t in split_list(item)]
-    result = dmc_probe(
-        lib,
-        targets,
+    config = DMCConfig(
         kind=args.kind,
-        region=args.region,
         net=args.net,
         window=args.window,
         width=args.width,
@@ -109,16 +107,21 @@ def _dmc(args: argparse.Namespace) -> int:
         sorted_channel=not args.no_sorted,
         steps=args.steps,
         epochs=args.epochs,
+        eval_windows=args.eval_windows,
+        device=args.device,
+    )
+    result = dmc_probe(
+        lib,
+        targets,
+        config,
+        selection=Selection(failed=failure_filter(args), where=args.where),
+        region=args.region,
         train_snapshots=int_list(args.train_snapshots, "--train-snapshots"),
         test_snapshots=int_list(args.test_snapshots, "--test-snapshots") or [-1],
         n_splits=args.folds,
         rounds=args.rounds,
         balance=not args.no_balance,
         task=args.task,
-        failed=failure_filter(args),
-        where=args.where,
-        eval_windows=args.eval_windows,
-        device=args.device,
         random_state=args.seed,
         progress=not args.quiet and not args.json,
     )

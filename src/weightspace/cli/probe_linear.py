@@ -57,6 +57,7 @@ def _linear(args: argparse.Namespace) -> int:
         split_list,
     )
     from weightspace.library import Library
+    from weightspace.probe.common import Selection
     from weightspace.probe.linear import linear_probe
 
     lib = Library(args.library)
@@ -68,8 +69,7 @@ def _linear(args: argparse.Namespace) -> int:
         snapshots=int_list(args.snapshots, "--snapshots"),
         categorical=split_list(args.categorical),
         n_seeds=args.seeds,
-        failed=failure_filter(args),
-        where=args.where,
+        selection=Selection(failed=failure_filter(args), where=args.where),
         random_state=args.seed,
         progress=not args.quiet and not args.json,
     )

@@ -27,7 +27,11 @@ def register(commands: Any) -> None:
     p.add_argument("--models", type=int, default=100, help="models used (default 100)")
     p.add_argument("--permutations", type=int, default=10, help="permutations per model")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--csv", type=Path, help="CSV output (default LIB/reports/invariance.csv)")
+    p.add_argument(
+        "--csv", type=Path,
+        help="CSV output (default LIB/reports/invariance.csv); the Markdown report and its "
+        "figure are written beside it",
+    )  # fmt: skip
     p.add_argument("--plot", type=Path, help="also write a bar chart (PNG)")
     p.add_argument("--json", action="store_true", help="print the table as JSON records on stdout")
     add_selection_arguments(p)
@@ -64,14 +68,11 @@ def _invariance(args: argparse.Namespace) -> int:
     )
     frame = result.to_frame()
     csv = args.csv or lib.path / "reports" / "invariance.csv"
-    csv.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(csv, index=False)
+    report = result.write_report(csv.parent, stem=csv.stem)  # STEM.csv, STEM.md, STEM-ratios.png
+    if report.table != csv:
+        report.table.replace(csv)
     if args.plot is not None:
-        import matplotlib.pyplot as plt
-
-        fig = result.plot()
-        fig.savefig(args.plot, dpi=120)
-        plt.close(fig)
+        result.plot().savefig(args.plot, dpi=120)
     if args.json:
         print(frame.to_json(orient="records"))
     else:

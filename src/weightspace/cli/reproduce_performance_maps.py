@@ -79,6 +79,8 @@ def register_performance_maps(subparsers: Any) -> None:
 
 def _performance_maps(args: argparse.Namespace) -> int:
     from weightspace.library import Library
+    from weightspace.probe.common import Selection
+    from weightspace.probe.dmc import DMCConfig
     from weightspace.reproduce.performance_maps import performance_maps_experiment
 
     targets = [t for item in args.target for t in split_list(item)] if args.target else None
@@ -86,26 +88,25 @@ def _performance_maps(args: argparse.Namespace) -> int:
     if not regions:
         raise WeightspaceError("--regions: give at least one of all, conv, fc")
     lib = Library(args.library)
+    config = DMCConfig(
+        kind="local", width=args.width, steps=args.steps, epochs=args.epochs, device=args.device
+    )
     result = performance_maps_experiment(
         lib,
+        config,
+        selection=Selection(failed=failure_filter(args), where=args.where),
         targets=targets,
         regions=regions,
         window=args.window,
         depth_bins=args.depth_bins,
         windows_per_cell=args.windows_per_cell,
-        steps=args.steps,
-        epochs=args.epochs,
         study=not args.no_study,
         study_targets=split_list(args.study_targets) if args.study_targets else None,
         study_sizes=int_list(args.study_sizes, "--study-sizes"),
         study_steps=args.study_steps,
         vary=args.vary,
-        width=args.width,
         n_splits=args.folds,
         rounds=args.rounds,
-        failed=failure_filter(args),
-        where=args.where,
-        device=args.device,
         random_state=args.seed,
         progress=not args.quiet and not args.json,
     )

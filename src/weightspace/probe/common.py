@@ -31,12 +31,14 @@ import pandas as pd
 
 from weightspace.errors import WeightspaceError
 from weightspace.library import Library
+from weightspace.probe.targets import resolve_target
 
 __all__ = [
     "DATASET_CLASSES",
     "NWS_THRESHOLDS",
     "FailureFilter",
     "ProbeError",
+    "Selection",
     "balance_classes",
     "chance_level",
     "dataset_key",
@@ -416,20 +418,47 @@ def select_models(
     return frame.reset_index(drop=True), report
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which models of a library a probe reads: the successful trainings among ``ids`` (default
+    all) matching ``where``.
+
+    Parameters
+    ----------
+    failed : FailureFilter or None, default=FailureFilter()
+        Reject failed trainings (None: keep every model).
+    where : str, optional
+        SQL condition on the models table.
+    ids : tuple of int, optional
+        Model ids.
+    """
+
+    failed: FailureFilter | None = field(default_factory=FailureFilter)
+    where: str | None = None
+    ids: tuple[int, ...] | None = None
+
+    def models(self, lib: Library) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The selected models and the failure filter's report (:func:`select_models`)."""
+        return select_models(lib, where=self.where, ids=self.ids, failed=self.failed)
+
+
 def target_labels(frame: pd.DataFrame, target: str, *, max_classes: int = 20) -> pd.Series:
     """The categorical column ``target`` as text labels (models without a value dropped).
+
+    ``target`` may be an alias of the column (:func:`weightspace.probe.targets.resolve_target`).
 
     Raises
     ------
     ProbeError
         If ``target`` is not a column, or has more than ``max_classes`` values (a continuous one).
     """
-    if target not in frame.columns:
+    column = resolve_target(frame.columns, target)
+    if column is None:
         raise ProbeError(
             f"unknown target {target!r}; the models have the columns "
             f"{', '.join(sorted(map(str, frame.columns)))}"
         )
-    values = frame[target]
+    values = frame[column]
     present = values.map(lambda v: not _missing(v))
     labels = values[present].map(str)
     n = labels.nunique()

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 
 from weightspace.library import Library
-from weightspace.probe.common import FailureFilter, ProbeError, select_models
+from weightspace.probe.common import ProbeError, Selection
 from weightspace.probe.dmc_data import (
     TargetData,
     Task,
@@ -254,18 +254,12 @@ def fit_dmc(
     progress : bool, default=False
         A progress bar over the steps.
     """
-    from weightspace._progress import progress_bar
-
     config.check()
     device = resolve_device(config.device)
     rng = np.random.default_rng(random_state)
     local = config.kind == "local"
     window = config.window if local else None
-    if local:
-        data.check_window(config.window)
-    elif np.unique(data.lengths[rows]).size != 1:
-        raise ProbeError("the global DMC needs vectors of one length; select one architecture")
-    length = config.window if local else int(data.lengths[rows[0]])
+    length = _input_length(data, np.asarray(rows), config)
     pair_rows, pair_snaps = _pairs(data, np.asarray(rows), snapshots)
     target_of = dict(zip(np.asarray(rows).tolist(), np.asarray(y).tolist(), strict=True))
     targets = np.array([target_of[int(r)] for r in pair_rows])
@@ -277,13 +271,9 @@ def fit_dmc(
         starts = rng.integers(0, data.lengths[r] - length + 1) if local else None
         return data.gather(r, pair_snaps[index], starts, window)
 
-    sample = np.nan_to_num(
+    center, scale = _robust_scale(
         draw(rng.choice(len(pair_rows), min(256, len(pair_rows)), replace=False))
     )
-    center = float(np.median(sample))
-    scale = float(1.4826 * np.median(np.abs(sample - center)))
-    if not (math.isfinite(scale) and scale > 0):
-        scale = float(np.std(sample)) or 1.0
     y_center, y_scale = 0.0, 1.0
     if task == "regression":
         y_center, y_scale = float(np.mean(targets)), float(np.std(targets)) or 1.0
@@ -298,13 +288,64 @@ def fit_dmc(
     batch = min(config.batch_size, n)
     per_epoch = max(1, n // batch)
     total = config.epochs * per_epoch if config.epochs is not None else config.steps
+    began = time.perf_counter()
+    losses = _train(
+        trained, lambda index: trained._input(draw(index)), y_all, rng,
+        n=n, batch=batch, total=total, progress=progress, desc=desc,
+    )  # fmt: skip
+    history = np.array([chunk.mean() for chunk in np.array_split(losses, min(100, total))])
+    network.eval()
+    seconds = time.perf_counter() - began
+    return TrainedDMC(
+        network, arch, config, task, center, scale, y_center, y_scale, history, seconds, device,
+        total, total / per_epoch,
+    )  # fmt: skip
+
+
+def _input_length(data: WindowData, rows: np.ndarray, config: DMCConfig) -> int:
+    """Weights a DMC reads: the window (local), or the one vector length of ``rows`` (global)."""
+    if config.kind == "local":
+        data.check_window(config.window)
+        return config.window
+    if np.unique(data.lengths[rows]).size != 1:
+        raise ProbeError("the global DMC needs vectors of one length; select one architecture")
+    return int(data.lengths[rows[0]])
+
+
+def _robust_scale(sample: np.ndarray) -> tuple[float, float]:
+    """Median and MAD-based scale of a sample of inputs (the std when the MAD is zero)."""
+    sample = np.nan_to_num(sample)
+    center = float(np.median(sample))
+    scale = float(1.4826 * np.median(np.abs(sample - center)))
+    if not (math.isfinite(scale) and scale > 0):
+        scale = float(np.std(sample)) or 1.0
+    return center, scale
+
+
+def _train(
+    trained: TrainedDMC,
+    inputs: Callable[[np.ndarray], torch.Tensor],
+    y_all: torch.Tensor,
+    rng: np.random.Generator,
+    *,
+    n: int,
+    batch: int,
+    total: int,
+    progress: bool,
+    desc: str,
+) -> np.ndarray:
+    """``total`` Adam steps on batches of ``batch`` of the ``n`` pairs (reshuffled every epoch),
+    the learning rate decaying exponentially to ``1 / lr_decay`` of its start; the losses."""
+    from weightspace._progress import progress_bar
+
+    config, network, task = trained.config, trained.network, trained.task
+    per_epoch = max(1, n // batch)
     gamma = (1.0 / config.lr_decay) ** (1.0 / max(1, total - 1))
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate, eps=1e-7)
     loss_fn: torch.nn.Module = (
         torch.nn.MSELoss() if task == "regression" else torch.nn.CrossEntropyLoss()
     )
     losses = np.zeros(total)
-    began = time.perf_counter()
     network.train()
     order = rng.permutation(n)
     bar = progress_bar(
@@ -316,21 +357,15 @@ def fit_dmc(
         index = order[(step % per_epoch) * batch : (step % per_epoch + 1) * batch]
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate * gamma**step
-        out = network(trained._input(draw(index)))
-        loss = loss_fn(out[:, 0] if task == "regression" else out, y_all[index].to(device))
+        out = network(inputs(index))
+        loss = loss_fn(out[:, 0] if task == "regression" else out, y_all[index].to(trained.device))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses[step] = float(loss.detach())
         if step % 50 == 49:
             bar.set_postfix(loss=f"{losses[step - 49 : step + 1].mean():.3f}")
-    history = np.array([chunk.mean() for chunk in np.array_split(losses, min(100, total))])
-    network.eval()
-    seconds = time.perf_counter() - began
-    return TrainedDMC(
-        network, arch, config, task, center, scale, y_center, y_scale, history, seconds, device,
-        total, total / per_epoch,
-    )  # fmt: skip
+    return losses
 
 
 def evaluate_models(
@@ -348,29 +383,16 @@ def evaluate_models(
 def dmc_probe(
     lib: Library,
     targets: str | Sequence[str],
+    config: DMCConfig = DMCConfig(),
     *,
-    kind: Kind = "local",
+    selection: Selection = Selection(),  # noqa: B008
     region: str = "all",
-    net: Net = "conv",
-    window: int = 5000,
-    width: float = 0.125,
-    depth: Depth = "reduced",
-    sorted_channel: bool = True,
-    steps: int = 2000,
-    epochs: int | None = None,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
     train_snapshots: Sequence[int] | None = None,
     test_snapshots: Sequence[int] = (-1,),
     n_splits: int = 5,
     rounds: int = 1,
     balance: bool = True,
     task: Task = "auto",
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
-    ids: Sequence[int] | None = None,
-    eval_windows: int = 16,
-    device: str = "auto",
     random_state: int = 0,
     progress: bool = False,
 ) -> DMCResult:
@@ -381,13 +403,12 @@ def dmc_probe(
     lib : Library
     targets : str or sequence of str
         Categorical columns (classified) or ``lr``/``learning_rate`` (regressed on log10).
-    kind : {"local", "global"}, default="local"
+    config : DMCConfig, default=DMCConfig()
+        The network and its training (local or global DMC, window, steps, device, ...).
+    selection : Selection, default=Selection()
+        The models probed (failure filter, ``where``, ``ids``).
     region : {"all", "conv", "fc"}, default="all"
         The part of the vectors read (conv-only and FC-only variants).
-    net : {"conv", "mlp"}, default="conv"
-    window : int, default=5000
-    width, depth, sorted_channel, steps, epochs, batch_size, learning_rate, eval_windows, device
-        See :class:`DMCConfig`.
     train_snapshots : sequence of int, optional
         Default: the last 2 (local) or 4 (global) snapshots, as NWS appendix F.1.
     test_snapshots : sequence of int, default=(-1,)
@@ -398,9 +419,6 @@ def dmc_probe(
         Train/test rounds (folds of repeated k-fold); mean and std are over rounds.
     balance : bool, default=True
     task : {"auto", "classification", "regression"}, default="auto"
-    failed : FailureFilter or None, default=FailureFilter()
-    where : str, optional
-    ids : sequence of int, optional
     random_state : int, default=0
     progress : bool, default=False
 
@@ -408,21 +426,8 @@ def dmc_probe(
     -------
     DMCResult
     """
-    config = DMCConfig(
-        kind=kind,
-        net=net,
-        window=window,
-        width=width,
-        depth=depth,
-        sorted_channel=sorted_channel,
-        steps=steps,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        eval_windows=eval_windows,
-        device=device,
-    )
     config.check()
+    kind = config.kind
     names = [targets] if isinstance(targets, str) else list(targets)
     if not names:
         raise ProbeError("give at least one target (e.g. optimizer)")
@@ -430,12 +435,12 @@ def dmc_probe(
         train = tuple(int(t) for t in train_snapshots)
     else:
         train = (-1, -2) if kind == "local" else (-1, -2, -3, -4)
-    models, report = select_models(lib, where=where, ids=ids, failed=failed)
+    models, report = selection.models(lib)
     if kind == "global":
         check_one_architecture(models)
     data = load_windows(lib, models, region)
     if kind == "local":
-        data.check_window(window)
+        data.check_window(config.window)
     rng = np.random.default_rng(random_state)
     scores = []
     for name in names:
@@ -451,7 +456,7 @@ def dmc_probe(
         n_splits,
         tuple(scores),
         report,
-        str(resolve_device(device)),
+        str(resolve_device(config.device)),
     )
 
 

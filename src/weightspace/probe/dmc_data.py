@@ -31,6 +31,7 @@ from weightspace.probe.common import (
     target_labels,
     usable_classes,
 )
+from weightspace.probe.targets import resolve_target
 
 __all__ = [
     "REGIONS",
@@ -47,7 +48,6 @@ Region = Literal["all", "conv", "fc"]
 Task = Literal["auto", "classification", "regression"]
 #: The parts of a vector a DMC can read.
 REGIONS: tuple[str, ...] = ("all", "conv", "fc")
-_ALIASES = {"lr": "learning_rate"}
 _KERNELS = {"conv": "kernels with 3+ dimensions", "fc": "2-D kernels", "all": "weights"}
 
 
@@ -230,8 +230,8 @@ def target_data(
     ``task="auto"`` regresses a numeric column with more than 20 distinct values (log10 when all
     values are positive) and classifies any other column.
     """
-    column = target if target in models.columns else _ALIASES.get(target, target)
-    if column not in models.columns:
+    column = resolve_target(models.columns, target)
+    if column is None:
         raise ProbeError(
             f"unknown target {target!r}; the models have the columns "
             f"{', '.join(sorted(map(str, models.columns)))}"

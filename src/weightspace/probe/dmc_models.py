@@ -39,9 +39,9 @@ from weightspace.probe.common import ProbeError
 from weightspace.zoo.train import GeneratorDropout
 
 __all__ = [
+    "FC_WIDTHS",
     "GLOBAL_CHANNELS",
     "LOCAL_CHANNELS",
-    "PAPER_FC",
     "DMCArchitecture",
     "DMCNetwork",
     "build_network",
@@ -53,7 +53,7 @@ LOCAL_CHANNELS: tuple[int, ...] = (8, 16, 32, 64, 128) + (256,) * 7
 #: Table 3, global DMC: channels of the 15 convolutions.
 GLOBAL_CHANNELS: tuple[int, ...] = (8, 16, 32, 64) + (128,) * 6 + (256,) * 5
 #: Table 3: hidden FC layers of both DMCs (each followed by BN, ReLU and dropout 0.5).
-PAPER_FC: tuple[int, ...] = (1024, 1024, 1024, 1024, 64)
+FC_WIDTHS: tuple[int, ...] = (1024, 1024, 1024, 1024, 64)
 # Order in which layers get a max-pooling (1-based), and how many always pool.
 _LOCAL_POOL_ORDER = (1, 2, 4, 12, 6, 7, 8, 9, 10, 11, 3, 5)
 _LOCAL_MIN_POOLS = 4
@@ -176,8 +176,8 @@ def dmc_architecture(
         raise ProbeError(f"depth must be 'reduced' or 'full'; got {depth!r}")
     if isinstance(width, bool) or not (isinstance(width, int | float) and 0 < width <= 4):
         raise ProbeError(f"width must be a number in (0, 4]; got {width!r}")
-    paper_fc = PAPER_FC if depth == "full" else (PAPER_FC[0], PAPER_FC[-1])
-    fc = tuple(max(64, round(f * width)) for f in paper_fc)
+    widths = FC_WIDTHS if depth == "full" else (FC_WIDTHS[0], FC_WIDTHS[-1])
+    fc = tuple(max(64, round(f * width)) for f in widths)
     if net == "mlp":
         if kind == "local":
             raise ProbeError("the local DMC is a 1-D CNN; net='mlp' is for the global DMC")

@@ -10,29 +10,14 @@ import pandas as pd
 
 from weightspace.probe.common import filter_notes
 from weightspace.probe.dmc_models import DMCArchitecture
-from weightspace.probe.report import ProbeResult
+from weightspace.probe.report import ProbeResult, Reference
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from weightspace.probe.dmc import DMCConfig
 
-__all__ = ["PAPER_DMC", "DMCResult", "DMCScores", "r2_score", "scores_row"]
-
-#: What NWS says of the DMCs per hyper-parameter (Figs. 2 and 4: the bars' values are lost in the
-#: text; these are its words).
-PAPER_DMC: dict[str, str] = {
-    "dataset": "predicted with fairly high accuracy (global); footprint more pronounced in the "
-    "conv layers (local, Fig. 4)",
-    "optimizer": "after initialization and activation the most distinct locally (conclusion)",
-    "activation": "after initialization the most distinct locally (conclusion)",
-    "init": "the most profound local property: the easiest to tell from 5,000 weights (Fig. 4)",
-    "batch_size": "the one hyper-parameter the global DMC does not predict well (Fig. 2)",
-    "augmentation": "like all but batch size, predicted fairly well by the global DMC (Fig. 2)",
-    "filter_size": "predicted to some extent even from FC weights only (Fig. 4)",
-    "learning_rate": "regressed (appendix F); no number survives in the text",
-}
-_ALIASES = {"initialization": "init", "lr": "learning_rate", "activation_function": "activation"}
+__all__ = ["DMCResult", "DMCScores", "r2_score", "scores_row"]
 
 
 def _mean_std(mean: float, std: float) -> str:
@@ -107,6 +92,9 @@ class DMCResult(ProbeResult):
     scores: tuple[DMCScores, ...]
     filter_report: pd.DataFrame | None = None
     device: str = "cpu"
+    #: Published findings: ``values`` by target (``paper_accuracy``), ``words`` by target,
+    #: ``texts["row"]`` (before a target's words on each row), ``texts["note"]``.
+    reference: Reference | None = None
 
     probe = "dmc"
     title = "Deep meta-classifiers"
@@ -121,7 +109,7 @@ class DMCResult(ProbeResult):
 
     def to_frame(self) -> pd.DataFrame:
         """One row per target and test snapshot: accuracy (or R^2) mean and std over rounds,
-        beside chance; ``paper_accuracy`` is NaN (NWS Figs. 2/4 lost their values)."""
+        beside chance (with a reference, the published accuracy ``paper_accuracy``)."""
         rows = []
         local = self.config.kind == "local"
         for s in self.scores:
@@ -136,9 +124,12 @@ class DMCResult(ProbeResult):
                 "n_models": s.n_models,
                 "rounds": int(s.table["round"].nunique()),
             }
+            paper = (
+                {} if self.reference is None else {"paper_accuracy": self.reference.value(s.target)}
+            )
             tail = {
                 "chance": s.chance,
-                "paper_accuracy": float("nan"),
+                **paper,
                 "steps": s.steps,
                 "epochs": s.epochs,
                 "train_seconds": s.train_seconds,
@@ -147,8 +138,9 @@ class DMCResult(ProbeResult):
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
-        """Accuracy (R^2 for regression) beside chance, and the paper's words, per target."""
+        """Accuracy (R^2 for regression) beside chance (and a paper's words), per target."""
         c = self.config
+        ref = self.reference
         arch = self.scores[0].architecture.describe() if self.scores else ""
         steps = self.scores[0].steps if self.scores else 0
         ensemble = f"; a model's prediction averages {c.eval_windows} windows"
@@ -163,10 +155,10 @@ class DMCResult(ProbeResult):
             lines.append(f"failed trainings rejected: {kept} of {total} models kept")
         lines.append(
             f"{'target':<14}{'snap':>5}{'models':>7}  {'model score':<27} {'window':<9} "
-            f"{'chance':>7}{'train s':>9}  paper"
+            f"{'chance':>7}{'train s':>9}" + ("" if ref is None else "  paper")
         )
         for s in self.scores:
-            paper = PAPER_DMC.get(_ALIASES.get(s.target, s.target), "-")
+            paper = "" if ref is None else f"  {ref.text('row')}; {ref.word(s.target) or '-'}"
             for rec in s.aggregate().to_dict("records"):
                 key = "accuracy" if s.task == "classification" else "r2"
                 prefix = "" if s.task == "classification" else "R2 "
@@ -178,7 +170,7 @@ class DMCResult(ProbeResult):
                     score += f" r {rec['pearson_mean']:.2f}"
                 lines.append(
                     f"{s.target:<14}{rec['snapshot']:>5}{s.n_models:>7}  {score:<27} {win:<9} "
-                    f"{chance:>7}{s.train_seconds:>9.1f}  n/a (values lost); {paper}"
+                    f"{chance:>7}{s.train_seconds:>9.1f}{paper}"
                 )
         return "\n".join(lines)
 
@@ -254,9 +246,8 @@ class DMCResult(ProbeResult):
 
     def notes(self) -> list[str]:
         """Choices and counts behind the numbers."""
-        out: list[str] = [
-            "NWS Figs. 2 and 4 (global and local DMC accuracies) are bars whose values the text "
-            "lost: the paper column gives its words instead of a number.",
+        out: list[str] = [] if self.reference is None else [self.reference.text("note")]
+        out += [
             "Chance: the majority-class share among the probed models (1/k when balanced); a "
             "regression's baseline is R² = 0 (predicting the mean).",
             "Std over rounds (train/test splits by model); one round has none.",

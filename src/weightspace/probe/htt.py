@@ -45,32 +45,19 @@ from weightspace.probe.htt_protocols import (
     htt_decision,
     retrieval_protocol,
 )
-from weightspace.probe.report import ProbeResult
+from weightspace.probe.report import ProbeResult, Reference
 from weightspace.represent.chain import chain_grams
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["FEATURES", "PAPER_TINY_IMAGENET", "HTTResult", "htt_probe", "network_features"]
+__all__ = ["FEATURES", "HTTResult", "htt_probe", "network_features"]
 
 #: The feature kinds, and what the report calls them.
 FEATURES: dict[str, str] = {
     "chain": "normalized (chain Gram)",
     "layer": "unnormalized (layer weights)",
     "gram": "chain Gram, no row norm",
-}
-
-#: The paper's per-chain results on tiny ImageNet (sec. 4.1, Fig. 2, values quoted in the text;
-#: 50 tasks of 4 classes, 100 trainings each): (network, protocol, features) -> chains 1, 2, 3.
-PAPER_TINY_IMAGENET: dict[tuple[str, str, str], tuple[float, float, float]] = {
-    ("MLP", "classification", "chain"): (0.994, 0.997, 0.991),
-    ("CNN", "classification", "chain"): (0.996, 0.993, 0.995),
-    ("MLP", "classification", "layer"): (0.629, 0.024, 0.028),
-    ("CNN", "classification", "layer"): (0.097, 0.044, 0.040),
-    ("MLP", "retrieval", "chain"): (0.993, 0.988, 0.980),
-    ("CNN", "retrieval", "chain"): (0.985, 0.963, 0.970),
-    ("MLP", "retrieval", "layer"): (0.853, 0.095, 0.053),
-    ("CNN", "retrieval", "layer"): (0.153, 0.088, 0.110),
 }
 
 
@@ -141,6 +128,9 @@ class HTTResult(ProbeResult):
     curves: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
     filter_report: pd.DataFrame | None = None
+    #: Published accuracies: ``values`` by ``(network, protocol, features, chain)``,
+    #: ``texts["header"]`` and ``texts["marker"]`` (where they were measured), ``texts["note"]``.
+    reference: Reference | None = None
 
     probe = "htt"
     title = "Hypothesis-training-testing: weight classification and retrieval"
@@ -156,13 +146,24 @@ class HTTResult(ProbeResult):
             pd.concat([r.curves for r in results], ignore_index=True),
             dict(results[0].settings),
             pd.concat(reports, ignore_index=True) if reports else None,
+            results[0].reference,
         )
 
     def to_frame(self) -> pd.DataFrame:
         """Columns: network, features, chain, protocol, accuracy (top-1 or rank-1), accuracy_std,
-        rank5, rank10, mAP, chance, n_test, error, alpha, accept, p_value, paper_accuracy (tiny
-        ImageNet, chains 1-3), n_models, n_tasks."""
-        return self.table.copy()
+        rank5, rank10, mAP, chance, n_test, error, alpha, accept, p_value, (with a reference the
+        published accuracy, ``paper_accuracy``), n_features, n_models, n_tasks."""
+        table = self.table.copy()
+        if self.reference is not None:
+            keys = zip(table.network, table.protocol, table.features, table.chain, strict=True)
+            paper = [self._paper(str(n), str(p), str(f), int(c)) for n, p, f, c in keys]
+            table.insert(list(table.columns).index("p_value") + 1, "paper_accuracy", paper)
+        return table
+
+    def _paper(self, network: str, protocol: str, features: str, chain: int) -> float:
+        if self.reference is None:
+            return float("nan")
+        return self.reference.value((network, protocol, features, chain))
 
     def _wide(self, network: str, protocol: str, column: str = "accuracy") -> pd.DataFrame:
         part = self.table[(self.table.network == network) & (self.table.protocol == protocol)]
@@ -171,9 +172,10 @@ class HTTResult(ProbeResult):
     def summary(self) -> str:
         """Per network and protocol: accuracy per chain and feature kind beside the paper's."""
         s = self.settings
+        ref = self.reference
         lines = [
             f"Hypothesis-training-testing, alpha = {s.get('alpha', 0.05):g} (accept H0 when the "
-            "error is below alpha); paper: tiny ImageNet (sec. 4.1, chains 1-3)",
+            "error is below alpha)" + ("" if ref is None else f"; paper: {ref.text('header')}"),
         ]
         for network in dict.fromkeys(self.table.network):
             sub = self.table[self.table.network == network]
@@ -193,7 +195,8 @@ class HTTResult(ProbeResult):
                     + ("retrieval also rank-5 / mAP" if protocol == "retrieval" else "")
                 )
                 head = "".join(f"{FEATURES[k]:>30}" for k in kinds)
-                lines.append(f"  {'chain':<6}{head}   {'paper norm.':>11} {'unnorm.':>8}  H0")
+                paper_head = "" if ref is None else f"   {'paper norm.':>11} {'unnorm.':>8}"
+                lines.append(f"  {'chain':<6}{head}{paper_head}  H0")
                 wide = rows.set_index(["chain", "features"])
                 for chain in sorted(set(rows.chain)):
                     cells = []
@@ -203,16 +206,23 @@ class HTTResult(ProbeResult):
                         if protocol == "retrieval":
                             text += f" / {r.rank5:.3f} / {r.mAP:.3f}"
                         cells.append(f"{text:>30}")
-                    paper = [_paper(network, protocol, k, int(chain)) for k in ("chain", "layer")]
-                    ptxt = " ".join(
-                        f"{'-' if np.isnan(v) else f'{v:.3f}':>{w}}"
-                        for v, w in zip(paper, (11, 8), strict=True)
+                    paper = [
+                        self._paper(network, protocol, k, int(chain)) for k in ("chain", "layer")
+                    ]
+                    ptxt = (
+                        ""
+                        if ref is None
+                        else "   "
+                        + " ".join(
+                            f"{'-' if np.isnan(v) else f'{v:.3f}':>{w}}"
+                            for v, w in zip(paper, (11, 8), strict=True)
+                        )
                     )
                     decision = ""
                     if ("chain" in kinds) and (chain, "chain") in wide.index:
                         r = wide.loc[(chain, "chain")]
                         decision = f"{'accept' if r.accept else 'reject'} (p={r.p_value:.2g})"
-                    lines.append(f"  {int(chain):<6}{''.join(cells)}   {ptxt}  {decision}")
+                    lines.append(f"  {int(chain):<6}{''.join(cells)}{ptxt}  {decision}")
         return "\n".join(lines)
 
     def plot(self) -> Figure:
@@ -239,11 +249,12 @@ class HTTResult(ProbeResult):
                     xs = x - 0.4 + width * (n + 0.5)
                     ax.bar(xs, wide[k].to_numpy(), width, yerr=err[k].to_numpy(), capsize=2,
                            color=colors[k], label=f"ours: {FEATURES[k]}")  # fmt: skip
-                    paper = [_paper(network, protocol, k, int(c)) for c in wide.index]
-                    if not np.isnan(paper).all():
+                    paper = [self._paper(network, protocol, k, int(c)) for c in wide.index]
+                    if self.reference is not None and not np.isnan(paper).all():
                         name = FEATURES[k].split(" (")[0]
+                        where = self.reference.text("marker")
                         ax.plot(xs, paper, "kD" if k == "chain" else "kx", ms=5,
-                                label=f"paper (tiny ImageNet): {name}")  # fmt: skip
+                                label=f"paper ({where}): {name}")  # fmt: skip
                 ax.axhline(1 - alpha, color="tab:red", ls="--", lw=1,
                            label=f"1 - alpha ({1 - alpha:g}): accept above")  # fmt: skip
                 rows = t[(t.network == network) & (t.protocol == protocol)]
@@ -306,18 +317,10 @@ class HTTResult(ProbeResult):
             "The test: accept H0 (trainings of a task are one solution) when the error is below "
             "alpha; the paper's alpha is lost in the text (its accepted errors reach 4.3%, so "
             "0.05 here). p_value: exact binomial P(errors <= observed | error rate = alpha).",
-            "Paper values beside ours: tiny ImageNet (50 tasks x 4 classes, 100 trainings, chains "
-            "1-3 as the text lists them); for CIFAR-100 (binary tasks as here) the text gives only "
-            "'about 98.0% top-1 and 98.0% rank-1' (normalized).",
         ]
+        if self.reference is not None:
+            notes.append(self.reference.text("note"))
         return notes + filter_notes(self.filter_report)
-
-
-def _paper(network: str, protocol: str, features: str, chain: int) -> float:
-    values = PAPER_TINY_IMAGENET.get((network, protocol, features))
-    if values is None or not 1 <= chain <= len(values):
-        return float("nan")
-    return values[chain - 1]
 
 
 def htt_probe(
@@ -413,7 +416,6 @@ def htt_probe(
                 "rank5": np.nan, "rank10": np.nan, "mAP": np.nan, "chance": 1.0 / cls.n_classes,
                 "n_test": cls.n_test, "error": dec.error, "accept": dec.accept,
                 "p_value": dec.p_value, "n_features": X.shape[1],
-                "paper_accuracy": _paper(name, "classification", kind, chain),
             })  # fmt: skip
             ret = retrieval_protocol(
                 X, tasks, train_tasks=train_tasks, query_fraction=query_fraction,
@@ -427,7 +429,6 @@ def htt_probe(
                 "rank5": ret.rank(5), "rank10": ret.rank(10), "mAP": float(ret.mAP.mean()),
                 "chance": 1.0 / ret.n_test_tasks, "n_test": ret.n_queries, "error": dec.error,
                 "accept": dec.accept, "p_value": dec.p_value, "n_features": X.shape[1],
-                "paper_accuracy": _paper(name, "retrieval", kind, chain),
             })  # fmt: skip
             mean_cmc = ret.cmc.mean(axis=0)
             curves += [
@@ -437,7 +438,7 @@ def htt_probe(
     columns = [
         "network", "features", "chain", "protocol", "accuracy", "accuracy_std", "rank5",
         "rank10", "mAP", "chance", "n_test", "error", "alpha", "accept", "p_value",
-        "paper_accuracy", "n_features", "n_models", "n_tasks",
+        "n_features", "n_models", "n_tasks",
     ]  # fmt: skip
     settings = {
         "alpha": alpha, "train_fraction": train_fraction, "train_tasks": train_tasks,

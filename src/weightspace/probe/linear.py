@@ -22,11 +22,10 @@ import pandas as pd
 
 from weightspace.library import Library
 from weightspace.probe.common import (
-    FailureFilter,
     ProbeError,
+    Selection,
     chance_level,
     filter_notes,
-    select_models,
 )
 from weightspace.probe.features import load_features
 from weightspace.probe.linear_engine import (
@@ -38,6 +37,7 @@ from weightspace.probe.linear_engine import (
     split_by_model,
 )
 from weightspace.probe.report import ProbeResult
+from weightspace.probe.targets import resolve_target
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -169,12 +169,15 @@ def score_targets(
     seeds = [int(s) for s in np.random.SeedSequence(random_state).generate_state(n_seeds)]
     results, skipped = [], []
     for target in targets:
-        if target not in frame.columns:
+        column = resolve_target(
+            [c for c in frame.columns if c not in ("model", "snapshot")], target
+        )
+        if column is None:
             known = sorted(set(frame.columns) - {"model", "snapshot"})
             raise ProbeError(
                 f"unknown target {target!r}; the rows have {', '.join(map(str, known))}"
             )
-        values = frame[target]
+        values = frame[column]
         present = values.notna().to_numpy()
         kind = _kind(values[present], target, categorical)
         y_all = values.to_numpy()
@@ -345,9 +348,7 @@ def linear_probe(
     n_seeds: int = 3,
     fractions: Sequence[float] = (0.7, 0.15, 0.15),
     alphas: Sequence[float] = ALPHAS,
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
-    ids: Sequence[int] | None = None,
+    selection: Selection = Selection(),  # noqa: B008
     random_state: int = 0,
     cache: bool = True,
     progress: bool = False,
@@ -370,9 +371,8 @@ def linear_probe(
     n_seeds : int, default=3
     fractions : (float, float, float), default=(0.7, 0.15, 0.15)
     alphas : sequence of float, default=ALPHAS
-    failed : FailureFilter or None, default=FailureFilter()
-    where : str, optional
-    ids : sequence of int, optional
+    selection : Selection, default=Selection()
+        The models probed (failure filter, ``where``, ``ids``).
     random_state : int, default=0
     cache : bool, default=True
     progress : bool, default=False
@@ -384,10 +384,10 @@ def linear_probe(
     names = [targets] if isinstance(targets, str) else list(targets)
     if not names:
         raise ProbeError("give at least one target, e.g. test_acc")
-    models, report = select_models(lib, where=where, ids=ids, failed=failed)
-    known = set(models.columns) | set(SNAPSHOT_TARGETS)
+    models, report = selection.models(lib)
+    known = [*SNAPSHOT_TARGETS, *models.columns]
     for name in names:
-        if name not in known:
+        if resolve_target(known, name) is None:
             raise ProbeError(
                 f"unknown target {name!r}; choose a snapshot column ({', '.join(SNAPSHOT_TARGETS)}) "
                 f"or a model column ({', '.join(sorted(map(str, models.columns)))})"

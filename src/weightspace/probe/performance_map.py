@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from weightspace.library import Library
-from weightspace.probe.common import FailureFilter, ProbeError, filter_notes, select_models
+from weightspace.probe.common import ProbeError, Selection, filter_notes
 from weightspace.probe.dmc import DMCConfig, TrainedDMC, fit_dmc, resolve_device
 from weightspace.probe.dmc_data import (
     TargetData,
@@ -42,26 +42,13 @@ from weightspace.probe.dmc_data import (
 )
 from weightspace.probe.dmc_models import DMCArchitecture
 from weightspace.probe.dmc_result import r2_score
-from weightspace.probe.report import ProbeResult
+from weightspace.probe.report import ProbeResult, Reference
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["PAPER_MAPS", "PerformanceMap", "PerformanceMapResult", "performance_maps"]
-
-#: What NWS reads from its performance maps (Fig. 5, appendix F.4); the maps' values are lost.
-PAPER_MAPS: dict[str, str] = {
-    "optimizer": "about uniform over depth, with a high peak close to the first layers (Fig. 5b)",
-    "init": "falls during training, fastest in the first (conv) and the last layers; its minimum "
-    "is still high (Fig. 5c)",
-    "dataset": "footprint more pronounced in the conv layers (Figs. 4, 20a)",
-    "activation": "rises at the beginning and the end of the network (Fig. 20e)",
-    "augmentation": "a map in Fig. 5d; the text does not describe it",
-    "batch_size": "close to chance (Figs. 4, 20b)",
-    "filter_size": "conv weights best; a large part of the FC layers above chance too (Fig. 21a)",
-}
-_ALIASES = {"initialization": "init", "activation_function": "activation"}
+__all__ = ["PerformanceMap", "PerformanceMapResult", "performance_maps"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,8 +142,8 @@ class PerformanceMap:
         fig.colorbar(self.draw(ax), ax=ax, label=f"test {self.metric} (windows)")
         return fig
 
-    def summary_line(self) -> str:
-        """The map in one line, beside the paper's reading of its map."""
+    def summary_line(self, reading: str | None = None) -> str:
+        """The map in one line, and below it ``reading``: a paper's reading of its map."""
         lo, hi, best = self.best_depth()
         g = self.grid
         text = (
@@ -168,8 +155,7 @@ class PerformanceMap:
         parts = self.part_means()
         if parts is not None:
             text += f"; at the end conv part {parts[0]:.2f}, FC part {parts[1]:.2f}"
-        paper = PAPER_MAPS.get(_ALIASES.get(self.target, self.target))
-        return text + (f"\n{'':<26} paper: {paper}" if paper else "")
+        return text + (f"\n{'':<26} paper: {reading}" if reading else "")
 
     def part_means(self, snapshot: int = -1) -> tuple[float, float] | None:
         """Mean score of the depth bins before and after the conv/FC boundary (None when the
@@ -194,12 +180,16 @@ class PerformanceMapResult(ProbeResult):
     filter_report: pd.DataFrame | None = None
     device: str = "cpu"
     remarks: tuple[str, ...] = field(default_factory=tuple)
+    #: Published readings: ``words`` by target (a paper's reading of its map), ``values`` by
+    #: ``(target, region)`` (``paper_score``), ``texts["summary"]`` (the summary's last line).
+    reference: Reference | None = None
 
     probe = "performance-maps"
     title = "Performance maps of local deep meta-classifiers (NWS Fig. 5)"
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per map: range, start and end means, best depth, model score, chance."""
+        """One row per map: range, start and end means, best depth, model score, chance (and with
+        a reference ``paper_score``)."""
         rows = []
         for m in self.maps:
             lo, hi, best = m.best_depth()
@@ -223,7 +213,11 @@ class PerformanceMapResult(ProbeResult):
                     "conv_part_last": conv,
                     "fc_part_last": fc,
                     "model_score": m.model_score,
-                    "paper_score": float("nan"),
+                    **(
+                        {}
+                        if self.reference is None
+                        else {"paper_score": self.reference.value((m.target, m.region))}
+                    ),
                     "steps": m.steps,
                     "train_seconds": m.train_seconds,
                     "eval_seconds": m.eval_seconds,
@@ -236,7 +230,7 @@ class PerformanceMapResult(ProbeResult):
         return pd.concat([m.to_frame() for m in self.maps], ignore_index=True)
 
     def summary(self) -> str:
-        """One line per map, the paper's reading beside it."""
+        """One line per map (with a reference, the paper's reading below it)."""
         c = self.config
         arch = self.maps[0].architecture.describe() if self.maps else ""
         lines = [
@@ -248,8 +242,10 @@ class PerformanceMapResult(ProbeResult):
         if self.filter_report is not None:
             kept, total = self.filter_report.n_kept.sum(), self.filter_report.n_models.sum()
             lines.append(f"failed trainings rejected: {kept} of {total} models kept")
-        lines += [m.summary_line() for m in self.maps]
-        lines.append("paper: the maps' values are lost in the text; its readings are quoted")
+        ref = self.reference
+        lines += [m.summary_line(None if ref is None else ref.word(m.target)) for m in self.maps]
+        if ref is not None:
+            lines.append(f"paper: {ref.text('summary')}")
         return "\n".join(lines)
 
     def plot(self) -> Figure:
@@ -368,24 +364,16 @@ def _layout(lib: Library, model_id: int, region: str, window: int) -> _Layout:
 def performance_maps(
     lib: Library,
     targets: str | Sequence[str],
+    config: DMCConfig = DMCConfig(),  # noqa: B008
     *,
+    selection: Selection = Selection(),  # noqa: B008
     regions: Sequence[str] = ("all",),
-    window: int = 5000,
     depth_bins: int = 20,
     windows_per_cell: int = 4,
-    width: float = 0.125,
-    steps: int = 2000,
-    epochs: int | None = None,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
     n_splits: int = 5,
     rounds: int = 1,
     balance: bool = True,
     task: Task = "auto",
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
-    ids: Sequence[int] | None = None,
-    device: str = "auto",
     random_state: int = 0,
     progress: bool = False,
 ) -> PerformanceMapResult:
@@ -395,38 +383,33 @@ def performance_maps(
     ----------
     lib : Library
     targets : str or sequence of str
+    config : DMCConfig, default=DMCConfig()
+        The local DMC and its training (:class:`~weightspace.probe.dmc.DMCConfig`; ``kind`` must
+        be ``"local"``).
+    selection : Selection, default=Selection()
+        The models probed (failure filter, ``where``, ``ids``).
     regions : sequence of {"all", "conv", "fc"}, default=("all",)
         One map per target and region (the paper's Figs. 20-21: all, conv-only, FC-only).
-    window : int, default=5000
     depth_bins : int, default=20
     windows_per_cell : int, default=4
         Windows per test model and cell, evenly spaced in the bin.
-    width, steps, epochs, batch_size, learning_rate, device
-        See :class:`~weightspace.probe.dmc.DMCConfig`.
     n_splits : int, default=5
     rounds : int, default=1
         Folds trained and scored; their test models are pooled in the map.
-    balance, task, failed, where, ids, random_state, progress
+    balance, task, random_state, progress
         As :func:`~weightspace.probe.dmc.dmc_probe`.
     """
-    config = DMCConfig(
-        kind="local",
-        window=window,
-        width=width,
-        steps=steps,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        device=device,
-    )
+    if config.kind != "local":
+        raise ProbeError(f"performance maps need a local DMC (kind='local'); got {config.kind!r}")
     config.check()
+    window = config.window
     for name, value in (("depth_bins", depth_bins), ("windows_per_cell", windows_per_cell)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ProbeError(f"{name} must be a positive integer; got {value!r}")
     names = [targets] if isinstance(targets, str) else list(targets)
     if not names or not regions:
         raise ProbeError("give at least one target and one region")
-    models, report = select_models(lib, where=where, ids=ids, failed=failed)
+    models, report = selection.models(lib)
     rng = np.random.default_rng(random_state)
     grid = _Grid(depth_bins, windows_per_cell)
     maps = []
@@ -441,7 +424,7 @@ def performance_maps(
             )
             maps.append(_map_target(lib, data, td, splits, config, grid, rng, progress, layout))
     return PerformanceMapResult(
-        tuple(maps), config, windows_per_cell, report, str(resolve_device(device))
+        tuple(maps), config, windows_per_cell, report, str(resolve_device(config.device))
     )
 
 

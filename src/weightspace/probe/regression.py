@@ -31,37 +31,17 @@ import pandas as pd
 from weightspace.library import Library
 from weightspace.probe import _ols
 from weightspace.probe.common import FailureFilter, ProbeError, filter_notes, select_models
-from weightspace.probe.report import ProbeResult
+from weightspace.probe.report import ProbeResult, Reference
+from weightspace.probe.targets import canonical_target, resolve_target
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "PAPER_RANKING",
-    "PAPER_SIGNS",
     "RegressionResult",
     "accuracy_regression",
     "regress_accuracy",
 ]
-
-#: Signs of coefficients that NWS (sec. 4.2, appendix D) reports: better (+1) or worse (-1)
-#: than the other values of the hyper-parameter, on every dataset.
-PAPER_SIGNS: dict[tuple[str, str], int] = {
-    ("init", "glorot_uniform"): 1,
-    ("init", "glorot_normal"): 1,
-    ("init", "constant"): -1,
-    ("init", "normal"): -1,
-    ("optimizer", "adam"): 1,
-    ("optimizer", "rmsprop"): 1,
-    ("optimizer", "sgd"): -1,
-    ("activation", "relu"): 1,
-    ("activation", "elu"): 1,
-    ("activation", "sigmoid"): -1,
-    ("activation", "tanh"): -1,
-}
-#: NWS sec. 4.2: "the single most influential parameter is the initialization, followed by
-#: activation function and optimizer".
-PAPER_RANKING: tuple[str, ...] = ("init", "activation", "optimizer")
 
 Normalize = Literal["minmax", "zscore", "none"]
 Coding = Literal["effect", "treatment"]
@@ -83,7 +63,7 @@ class RegressionResult(ProbeResult):
     Attributes
     ----------
     coefficients : pandas.DataFrame
-        ``dataset, hparam, level, kind, coef, se, t, p, significant, paper_sign``.
+        ``dataset, hparam, level, kind, coef, se, t, p, significant``.
     errors : pandas.DataFrame
         Per dataset: ``n, n_params, r2, rmse, rmse_loo, rmse_constant, mae, mae_constant``.
     correlation : pandas.DataFrame
@@ -103,13 +83,24 @@ class RegressionResult(ProbeResult):
     metric: str
     filter_report: pd.DataFrame | None = None
     remarks: tuple[str, ...] = ()
+    #: Published findings: ``values`` the sign (+1/-1) by ``(hparam, level)`` (canonical names,
+    #: lower-case values), ``texts["ranking"]``, ``texts["correlation"]``, ``texts["note"]``.
+    reference: Reference | None = None
 
     probe = "regression"
     title = "Regressing the test accuracy on hyper-parameters"
 
     def to_frame(self) -> pd.DataFrame:
-        """The coefficients table (one row per dataset, hyper-parameter and value)."""
-        return self.coefficients.copy()
+        """The coefficients table (one row per dataset, hyper-parameter and value); with a
+        reference, the published sign of each categorical value (``paper_sign``)."""
+        table = self.coefficients.copy()
+        ref = self.reference
+        if ref is not None:
+            table["paper_sign"] = [
+                ref.value((canonical_target(h), str(v).lower())) if k == "categorical" else np.nan
+                for h, v, k in zip(table.hparam, table.level, table.kind, strict=True)
+            ]
+        return table
 
     def influence(self) -> pd.Series:
         """Mean over datasets of the range (max - min) of each hyper-parameter's coefficients."""
@@ -143,8 +134,10 @@ class RegressionResult(ProbeResult):
         ranking = self.influence()
         lines.append("Influence (mean over datasets of the spread of a hyper-parameter's coefs):")
         lines.append("  ours:  " + " > ".join(f"{h} {v:.2f}" for h, v in ranking.items()))
-        lines.append("  paper: " + " > ".join(PAPER_RANKING) + " (NWS 4.2; values lost)")
-        signed = self.coefficients.dropna(subset=["paper_sign"])
+        if self.reference is None:
+            return "\n".join(lines + self._correlation_lines())
+        lines.append("  paper: " + self.reference.text("ranking"))
+        signed = self.to_frame().dropna(subset=["paper_sign"])
         if not signed.empty:
             order = ", ".join(dict.fromkeys(signed.dataset))
             lines.append(f"Signs the paper reports (+ better than average); ours for {order}:")
@@ -156,14 +149,18 @@ class RegressionResult(ProbeResult):
                     f"  {f'{h} {level}':<26} paper {'+' if paper > 0 else '-'}  ours {cells}"
                     f"  ({agree}/{len(rows)} agree)"
                 )
-        if len(self.correlation) > 1:
-            values = self.correlation.to_numpy()
-            off = values[~np.eye(len(values), dtype=bool)]
-            lines.append(
-                f"Pearson correlation of coefficients between datasets: mean {np.nanmean(off):.2f}"
-                f" (min {np.nanmin(off):.2f}); paper: all strongly correlated (values lost)"
-            )
-        return "\n".join(lines)
+        return "\n".join(lines + self._correlation_lines())
+
+    def _correlation_lines(self) -> list[str]:
+        if len(self.correlation) <= 1:
+            return []
+        values = self.correlation.to_numpy()
+        off = values[~np.eye(len(values), dtype=bool)]
+        paper = "" if self.reference is None else f"; paper: {self.reference.text('correlation')}"
+        return [
+            f"Pearson correlation of coefficients between datasets: mean {np.nanmean(off):.2f}"
+            f" (min {np.nanmin(off):.2f}){paper}"
+        ]
 
     def plot(self) -> Figure:
         """Coefficients per hyper-parameter value and dataset; * marks p > 0.05 (NWS Fig. 14)."""
@@ -248,9 +245,9 @@ class RegressionResult(ProbeResult):
             "hyper-parameter's values (they sum to zero); * / significant: p <= 0.05."
             if self.coding == "effect"
             else "Treatment coding: coefficients against the first value (coef 0, no p).",
-            "The paper's coefficients (NWS Figs. 1, 14, 15) are figures whose values the text "
-            "lost; its stated findings (ranking, signs) stand beside ours.",
         ]
+        if self.reference is not None:
+            out.append(self.reference.text("note"))
         return out + filter_notes(self.filter_report) + list(self.remarks)
 
 
@@ -271,7 +268,8 @@ def regress_accuracy(
     models : pandas.DataFrame
         One row per model: the hyper-parameter columns, ``metric`` and ``dataset_column``.
     categorical : sequence of str
-        Hyper-parameters coded by value (constant ones within a dataset are left out there).
+        Hyper-parameters coded by value (constant ones within a dataset are left out there);
+        aliases name their column (:mod:`weightspace.probe.targets`).
     ordered : sequence of str, default=("learning_rate",)
         Numeric hyper-parameters entered as they are (standardized over all models).
     metric : str, default="test_acc"
@@ -290,6 +288,8 @@ def regress_accuracy(
         raise ProbeError(f"normalize must be 'minmax', 'zscore' or 'none'; got {normalize!r}")
     if coding not in ("effect", "treatment"):
         raise ProbeError(f"coding must be 'effect' or 'treatment'; got {coding!r}")
+    categorical = [resolve_target(models.columns, c) or c for c in categorical]
+    ordered = [resolve_target(models.columns, o) or o for o in ordered]
     needed = [metric, *categorical, *ordered]
     missing = [c for c in needed if c not in models.columns]
     if missing:
@@ -326,10 +326,6 @@ def regress_accuracy(
         raise ProbeError("no dataset has enough models for the regression; " + "; ".join(remarks))
     table = pd.concat(coefs, ignore_index=True)
     table["significant"] = table["p"] <= 0.05
-    table["paper_sign"] = [
-        PAPER_SIGNS.get((_alias(h), str(v).lower()), np.nan) if k == "categorical" else np.nan
-        for h, v, k in zip(table.hparam, table.level, table.kind, strict=True)
-    ]
     return RegressionResult(
         coefficients=table,
         errors=pd.DataFrame(errors),
@@ -342,10 +338,6 @@ def regress_accuracy(
         metric=metric,
         remarks=tuple(remarks),
     )
-
-
-def _alias(hparam: str) -> str:
-    return {"initialization": "init", "initializer": "init"}.get(hparam, hparam)
 
 
 def accuracy_regression(
@@ -382,6 +374,7 @@ def accuracy_regression(
     models, report = select_models(lib, where=where, failed=failed)
     chosen: list[str]
     remarks = []
+    ordered = [resolve_target(models.columns, o) or o for o in ordered]
     if categorical is None:
         chosen = []
         for name, kind in lib.columns().items():

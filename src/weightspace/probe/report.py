@@ -1,26 +1,82 @@
 """The probe result contract: a table, figures, a text summary, and a Markdown report on disk.
 
 Every probe returns a :class:`ProbeResult`: ``to_frame()`` (the result table), ``plot()`` (the main
-figure), ``figures()`` (all figures by name), ``summary()`` (text, the paper's number beside ours
-where the paper has one) and ``write_report(out_dir)`` (Markdown + CSV + PNG). Figures are plain
-:class:`matplotlib.figure.Figure` objects, not registered with pyplot: nothing global is left open.
+figure), ``figures()`` (all figures by name), ``summary()`` (text) and ``write_report(out_dir)`` (Markdown +
+CSV + PNG). Figures are plain :class:`matplotlib.figure.Figure` objects, not registered with pyplot:
+nothing global is left open.
+
+A probe knows no paper. What a paper published is a :class:`Reference`, built in
+:mod:`weightspace.reproduce.papers` and attached to a result with :func:`with_reference` by the
+reproductions and the ``probe`` commands; a result with one shows the published numbers and words
+beside its own (``paper_*`` columns, ``paper`` lines and markers), a result without one does not.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["ProbeResult", "Report", "markdown_table"]
+from weightspace.probe.targets import canonical_target
+
+__all__ = ["ProbeResult", "Reference", "Report", "markdown_table", "with_reference"]
+
+R = TypeVar("R", bound="ProbeResult")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a paper published, shown beside a probe's own numbers (see the module notes).
+
+    Each result that accepts one (its ``reference`` field) names the keys and slots it reads.
+
+    Attributes
+    ----------
+    values : mapping
+        Published numbers by the result's key (e.g. ``(network, protocol, features, chain)``).
+    words : mapping of str to str
+        Published statements by canonical target name
+        (:func:`~weightspace.probe.targets.canonical_target`).
+    texts : mapping of str to str
+        Sentences for the result's named slots (a header, a row's remark, a note).
+    """
+
+    values: Mapping[Any, float] = field(default_factory=dict)
+    words: Mapping[str, str] = field(default_factory=dict)
+    texts: Mapping[str, str] = field(default_factory=dict)
+
+    def value(self, key: Any) -> float:
+        """The published number for ``key`` (NaN when there is none).
+
+        Examples
+        --------
+        >>> Reference(values={"a": 0.5}).value("a"), Reference().value("a")
+        (0.5, nan)
+        """
+        return float(self.values.get(key, float("nan")))
+
+    def word(self, target: str) -> str | None:
+        """The published statement on ``target`` (any alias of it), or None."""
+        return self.words.get(canonical_target(target))
+
+    def text(self, slot: str) -> str:
+        """The sentence for ``slot`` ("" when there is none)."""
+        return self.texts.get(slot, "")
+
+
+def with_reference(result: R, reference: Reference | None) -> R:
+    """A copy of ``result`` showing ``reference`` beside its own numbers."""
+    return dataclasses.replace(result, reference=reference)  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)

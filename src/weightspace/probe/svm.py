@@ -21,12 +21,11 @@ import pandas as pd
 
 from weightspace.library import Library
 from weightspace.probe.common import (
-    FailureFilter,
     ProbeError,
+    Selection,
     chance_level,
     filter_notes,
     model_splits,
-    select_models,
     target_labels,
     usable_classes,
 )
@@ -36,13 +35,12 @@ from weightspace.probe.features import (
     importance_figure,
     load_features,
 )
-from weightspace.probe.report import ProbeResult
+from weightspace.probe.report import ProbeResult, Reference
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "PAPER_IMPORTANCE",
     "CVScores",
     "SVMResult",
     "TargetScores",
@@ -51,16 +49,6 @@ __all__ = [
 ]
 
 Kernel = Literal["linear", "rbf"]
-
-#: What NWS (sec. 5.2, appendix E.2) found most important for the linear SVMs on layer-wise
-#: statistics, by hyper-parameter. The figures' values are lost in the text; these are its words.
-PAPER_IMPORTANCE: dict[str, str] = {
-    "dataset": "1 and 99 percentiles of the differences of the first conv layer's filters",
-    "optimizer": "bias weights of the conv layers (percentiles)",
-    "activation": "batch-norm running mean of the FC layers",
-    "init": "no single layer or weight type (global statistics work better)",
-}
-_ALIASES = {"initialization": "init", "initializer": "init", "activation_function": "activation"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,12 +209,17 @@ class SVMResult(ProbeResult):
     filter_report: pd.DataFrame | None = None
     params: dict[str, Any] = field(default_factory=dict)
     standardized: bool = True
+    #: Published findings: ``values`` by target (accuracy), ``words`` by target (the most
+    #: important features), ``texts["row"]`` (after each accuracy row), ``texts["note"]``.
+    reference: Reference | None = None
 
     probe = "svm"
     title = "SVM meta-classifiers"
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per target: accuracy mean and std beside chance (the paper's: NaN, lost)."""
+        """One row per target: accuracy mean and std beside chance (and the published accuracy,
+        ``paper_accuracy``, with a reference)."""
+        ref = self.reference
         return pd.DataFrame(
             [
                 {
@@ -242,7 +235,7 @@ class SVMResult(ProbeResult):
                     "accuracy_mean": s.mean,
                     "accuracy_std": s.std,
                     "chance": s.chance,
-                    "paper_accuracy": float("nan"),
+                    **({} if ref is None else {"paper_accuracy": ref.value(s.target)}),
                     "top_features": ", ".join(s.top_features()),
                 }
                 for s in self.scores
@@ -272,21 +265,23 @@ class SVMResult(ProbeResult):
         if self.filter_report is not None:
             kept, total = self.filter_report.n_kept.sum(), self.filter_report.n_models.sum()
             lines.append(f"failed trainings rejected: {kept} of {total} models kept")
+        ref = self.reference
         lines.append(
-            f"{'target':<14}{'classes':>8}{'models':>8}  {'accuracy':<16}{'chance':>7}  paper"
+            f"{'target':<14}{'classes':>8}{'models':>8}  {'accuracy':<16}{'chance':>7}"
+            + ("" if ref is None else "  paper")
         )
         for s in self.scores:
             acc = f"{s.mean:.3f} ± {s.std:.3f}"
             lines.append(
                 f"{s.target:<14}{len(s.classes):>8}{s.n_models:>8}  {acc:<16}{s.chance:>7.3f}"
-                "  n/a (NWS Fig. 2: values lost in the text)"
+                + ("" if ref is None else f"  {ref.text('row')}")
             )
         if self.kernel == "linear":
             lines.append("Most important features (norm over classes of the coefficients):")
             for s in self.scores:
                 lines.append(f"  {s.target:<12} ours:  {', '.join(s.top_features())}")
-                finding = PAPER_IMPORTANCE.get(_ALIASES.get(s.target, s.target))
-                if finding is not None and self.representation == "layer-stats":
+                finding = None if ref is None else ref.word(s.target)
+                if finding is not None:
                     lines.append(f"  {'':<12} paper: {finding}")
         return "\n".join(lines)
 
@@ -335,8 +330,8 @@ class SVMResult(ProbeResult):
         """Choices and counts behind the numbers."""
         out = [
             "Chance is the share of the majority class among the probed models (1/k when balanced).",
-            "Accuracy std is over all folds of all repeats. The paper's accuracies (NWS Fig. 2) "
-            "are bars whose values the text lost, so none stands beside ours.",
+            "Accuracy std is over all folds of all repeats."
+            + ("" if self.reference is None else " " + self.reference.text("note")),
         ]
         out += filter_notes(self.filter_report)
         for s in self.scores:
@@ -361,9 +356,7 @@ def svm_probe(
     snapshots: Sequence[int] = (-1,),
     balance: bool = True,
     standardize: bool = True,
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
-    ids: Sequence[int] | None = None,
+    selection: Selection = Selection(),  # noqa: B008
     random_state: int = 0,
     cache: bool = True,
     progress: bool = False,
@@ -390,12 +383,9 @@ def svm_probe(
         Cut every class to the size of the smallest (per target).
     standardize : bool, default=True
         Standardize the features inside the pipeline (see :func:`cross_validate_svm`).
-    failed : FailureFilter or None, default=FailureFilter()
-        Rejects failed trainings (None keeps all models).
-    where : str, optional
-        SQL condition selecting models.
-    ids : sequence of int, optional
-        Only these models.
+    selection : Selection, default=Selection()
+        The models probed: failed trainings rejected (``Selection(failed=None)`` keeps all),
+        ``where`` (SQL), ``ids``.
     random_state : int, default=0
         Seeds balancing and folds.
     cache : bool, default=True
@@ -409,7 +399,7 @@ def svm_probe(
     names = [targets] if isinstance(targets, str) else list(targets)
     if not names:
         raise ProbeError("give at least one target hyper-parameter (e.g. optimizer)")
-    models, report = select_models(lib, where=where, ids=ids, failed=failed)
+    models, report = selection.models(lib)
     labels = {t: target_labels(models, t) for t in names}
     ids_all = models["id"].astype(int).tolist()
     X, groups, _ = load_features(

@@ -37,7 +37,7 @@ import pandas as pd
 from weightspace.atlas.build import atlas_columns, default_colorings
 from weightspace.atlas.columns import Column
 from weightspace.atlas.embed import MIN_UMAP_MODELS, AtlasEmbedding
-from weightspace.atlas.model import Atlas
+from weightspace.atlas.model import Atlas, Coloring
 from weightspace.io.weightset import ROLES
 from weightspace.library import Library
 from weightspace.probe.common import FailureFilter, ProbeError, select_models
@@ -394,32 +394,12 @@ def training_maps(
     -------
     EmbeddingsResult
     """
-    from sklearn.decomposition import PCA
-
-    if representation not in ("raw", "miwd"):
-        raise ProbeError(f"representation must be 'raw' or 'miwd'; got {representation!r}")
-    if layers not in ("conv", "all"):
-        raise ProbeError(f"layers must be 'conv' or 'all'; got {layers!r}")
-    unknown = sorted(set(roles or ()) - set(ROLES))
-    if unknown or (roles is not None and not roles):
-        raise ProbeError(f"roles must be some of {', '.join(ROLES)}; got {list(roles or ())}")
-    if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 2:
-        raise ProbeError(f"n_components must be an integer >= 2; got {n_components!r}")
-    chosen = None if models is None or isinstance(models, int) else [int(i) for i in models]
-    frame, report = select_models(lib, where=where, ids=chosen, failed=failed)
+    _check_training_params(representation, layers, roles, n_components)
     remarks: list[str] = []
-    frame = _pick_architecture(frame, arch, representation == "raw", remarks)
-    if isinstance(models, int) and not isinstance(models, bool):
-        if models < 2:
-            raise ProbeError(f"models must be at least 2; got {models}")
-        if models < len(frame):
-            pick = np.random.default_rng(random_state).choice(len(frame), models, replace=False)
-            frame = frame.iloc[np.sort(pick)]
+    frame, report = _training_models(
+        lib, models, where, arch, failed, representation == "raw", random_state, remarks
+    )
     ids = frame["id"].astype(int).tolist()
-    if len(ids) < 2:
-        raise ProbeError(
-            f"{lib.path}: Fig. 13 needs 2 or more trainings; the selection has {len(ids)}"
-        )
     arch_of = dict(zip(ids, frame["arch_id"].astype(str), strict=True))
     X, records, dropped = _snapshot_points(lib, ids, arch_of, representation, layers, roles, S, B)
     if dropped:
@@ -435,26 +415,10 @@ def training_maps(
     groups = records["model"].to_numpy(dtype=np.int64)
     largest = int(np.unique(groups, return_counts=True)[1].max())
     _check_k(k, X.shape[0] - largest, "the snapshots of the other trainings")
-    points = frame.set_index("id").loc[groups].reset_index()
-    points["progress"] = records["progress"].to_numpy(dtype=np.float64)
-    acc = pd.to_numeric(records["test_acc"], errors="coerce").to_numpy(dtype=np.float64)
-    points["test_error"] = 1.0 - acc
-    kinds = {c: kind for c, kind in lib.columns().items() if c not in _DERIVED}
-    columns = [
-        c for c in _point_columns(points, kinds) if c.name in colors and c.name not in _DERIVED
-    ]
-    for name, label in _DERIVED.items():
-        if name in colors and np.isfinite(points[name]).any():
-            columns.append(
-                Column(name, "derived", "continuous", points[name].to_numpy(), label=label)
-            )
-    colorings = {c.column: c for c in default_colorings(columns)}
-    shown = [c for c in colors if c in colorings]
-    remarks += [
-        f"{c}: no column with 2 or more values; not drawn" for c in colors if c not in shown
-    ]
-    if not shown:
-        raise ProbeError(f"none of the colourings {list(colors)} is a column with 2 or more values")
+    columns, colorings = _snapshot_columns(lib, frame, records, colors, remarks)
+    shown = [c.column for c in colorings]
+
+    from sklearn.decomposition import PCA
 
     n_pcs = min(n_components, X.shape[0], X.shape[1])
     pca = PCA(n_components=n_pcs, random_state=random_state)
@@ -485,7 +449,7 @@ def training_maps(
         embedding = _embedding_info(est, X.shape[0]) if name == "umap" else {"method": "pca"}
         maps[f"13/{name}"] = Atlas(
             ids=groups, coords=coords[name], descriptors=Z, columns=tuple(columns),
-            colorings=tuple(colorings[c] for c in shown), title=f"{name} of snapshots",
+            colorings=colorings, title=f"{name} of snapshots",
             representation=rep_info, embedding=embedding, source=str(lib.path),
         )  # fmt: skip
         for c in shown:
@@ -494,3 +458,78 @@ def training_maps(
         pd.DataFrame(rows), maps, colors=tuple(shown), facts=facts, filter_report=report,
         remarks=tuple(remarks), k=k,
     )  # fmt: skip
+
+
+def _check_training_params(
+    representation: str, layers: str, roles: Sequence[str] | None, n_components: int
+) -> None:
+    """Raise :class:`ProbeError` naming the first bad parameter of :func:`training_maps`."""
+    if representation not in ("raw", "miwd"):
+        raise ProbeError(f"representation must be 'raw' or 'miwd'; got {representation!r}")
+    if layers not in ("conv", "all"):
+        raise ProbeError(f"layers must be 'conv' or 'all'; got {layers!r}")
+    unknown = sorted(set(roles or ()) - set(ROLES))
+    if unknown or (roles is not None and not roles):
+        raise ProbeError(f"roles must be some of {', '.join(ROLES)}; got {list(roles or ())}")
+    if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 2:
+        raise ProbeError(f"n_components must be an integer >= 2; got {n_components!r}")
+
+
+def _training_models(
+    lib: Library,
+    models: int | Sequence[int] | None,
+    where: str | None,
+    arch: str | None,
+    failed: FailureFilter | None,
+    one_architecture: bool,
+    random_state: int,
+    remarks: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The trainings drawn (``models`` at random, or those ids) and the filter's report."""
+    chosen = None if models is None or isinstance(models, int) else [int(i) for i in models]
+    frame, report = select_models(lib, where=where, ids=chosen, failed=failed)
+    frame = _pick_architecture(frame, arch, one_architecture, remarks)
+    if isinstance(models, int) and not isinstance(models, bool):
+        if models < 2:
+            raise ProbeError(f"models must be at least 2; got {models}")
+        if models < len(frame):
+            pick = np.random.default_rng(random_state).choice(len(frame), models, replace=False)
+            frame = frame.iloc[np.sort(pick)]
+    if len(frame) < 2:
+        raise ProbeError(
+            f"{lib.path}: Fig. 13 needs 2 or more trainings; the selection has {len(frame)}"
+        )
+    return frame, report
+
+
+def _snapshot_columns(
+    lib: Library,
+    frame: pd.DataFrame,
+    records: pd.DataFrame,
+    colors: Sequence[str],
+    remarks: list[str],
+) -> tuple[list[Column], tuple[Coloring, ...]]:
+    """One value per snapshot point of each model column, ``progress`` and ``test_error``; the
+    colourings of ``colors`` that have 2 or more values (the others named in ``remarks``)."""
+    groups = records["model"].to_numpy(dtype=np.int64)
+    points = frame.set_index("id").loc[groups].reset_index()
+    points["progress"] = records["progress"].to_numpy(dtype=np.float64)
+    acc = pd.to_numeric(records["test_acc"], errors="coerce").to_numpy(dtype=np.float64)
+    points["test_error"] = 1.0 - acc
+    kinds = {c: kind for c, kind in lib.columns().items() if c not in _DERIVED}
+    columns = [
+        c for c in _point_columns(points, kinds) if c.name in colors and c.name not in _DERIVED
+    ]
+    for name, label in _DERIVED.items():
+        if name in colors and np.isfinite(points[name]).any():
+            columns.append(
+                Column(name, "derived", "continuous", points[name].to_numpy(), label=label)
+            )
+    colorings = {c.column: c for c in default_colorings(columns)}
+    shown = [c for c in colors if c in colorings]
+    remarks += [
+        f"{c}: no column with 2 or more values; not drawn" for c in colors if c not in shown
+    ]
+    if not shown:
+        raise ProbeError(f"none of the colourings {list(colors)} is a column with 2 or more values")
+    return columns, tuple(colorings[c] for c in shown)

@@ -24,6 +24,7 @@ from weightspace.atlas.columns import Column
 from weightspace.atlas.model import Atlas
 from weightspace.probe.common import filter_notes
 from weightspace.probe.report import ProbeResult
+from weightspace.reproduce.papers import MIWD_FIGURES
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -31,14 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["EmbeddingsResult", "neighbour_score", "score_row"]
 
 _SILHOUETTE_SAMPLE = 4000
-_PAPER = {
-    "4": 'Fig. 4 is a picture (no numbers): MI-WD "shows distinct clusters"; raw, PCA and random '
-    'projection "generate embeddings with little structure"; global statistics "have problems '
-    'forming meaningful clusters"',
-    "13": 'Fig. 13 is a picture (no numbers): "some of the hyper-parameter options show clear '
-    'patterns, such as optimizer, activation function and initialization"; most initialization '
-    "points cluster together; failed trainings (constant initialization, sigmoid) lie apart",
-}
 
 
 # ---------------------------------------------------------------------------------- scores
@@ -219,7 +212,7 @@ class EmbeddingsResult(ProbeResult):
                 lines.append("")
             lines += [self.facts.get(fig, f"Fig. {fig}")]
             lines += self._summary_4(part) if fig == "4" else self._summary_13(part)
-            lines.append(f"paper: {_PAPER[fig]}")
+            lines.append(f"paper: {MIWD_FIGURES[fig]}")
         return "\n".join(lines)
 
     def _summary_4(self, part: pd.DataFrame) -> list[str]:

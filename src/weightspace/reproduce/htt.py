@@ -6,7 +6,7 @@ chain, normalized (chain Gram matrices) against unnormalized (the layer's raw we
 MLP and a CNN trained many times on each of many tasks. The paper's numbers:
 
 - tiny ImageNet (sec. 4.1, Fig. 2; 50 tasks of 4 classes, 100 trainings each, MLP-4 and
-  PlainNet-5): per chain 1-3, quoted in the text (:data:`weightspace.probe.htt.PAPER_TINY_IMAGENET`);
+  PlainNet-5): per chain 1-3, quoted in the text (:data:`weightspace.reproduce.papers.HTT_TINY_IMAGENET`);
 - CIFAR-100 (sec. 4.2, appendix E, Fig. 3; 50 binary tasks, classes 2k vs 2k+1): "about 98.0%
   top-1 and 98.0% rank-1", per chain lost; appendix E's table (unnormalized 17.2% top-1 /
   21.3% rank-1, normalized 100.0% / 95.7%) repeats the NameData GRU table (sec. 4.3) verbatim;
@@ -31,24 +31,13 @@ import pandas as pd
 from weightspace.library import Library
 from weightspace.probe.common import FailureFilter, ProbeError
 from weightspace.probe.htt import FEATURES, HTTResult, htt_probe
-from weightspace.probe.report import ProbeResult
+from weightspace.probe.report import ProbeResult, with_reference
+from weightspace.reproduce.papers import HTT_OTHER, htt_reference
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["PAPER_OTHER", "HTTReproduction", "htt_experiment"]
-
-#: The paper's other HTT numbers (normalized / unnormalized, classification / retrieval).
-PAPER_OTHER: tuple[tuple[str, str], ...] = (
-    ("CIFAR-100, MLP-4 and PlainNet-5 (sec. 4.2, Fig. 3)", "normalized: about 98.0% top-1 and "
-     "98.0% rank-1 (per-chain values lost)"),
-    ("CIFAR-100 (appendix E table)", "unnormalized 17.2% top-1 / 21.3% rank-1; normalized 100.0% "
-     "/ 95.7% (identical to the NameData table)"),
-    ("NameData, GRU-2 (sec. 4.3)", "unnormalized 17.2% top-1 / 21.3% rank-1; normalized 100.0% / "
-     "95.7%"),
-    ("CIFAR-100, ResNet-MLP-12 (appendix D, Table 2)", "normalized top-1 100.0, 100.0, 100.0, "
-     "99.7, 100.0% for chains 3, 5, 7, 9, 11"),
-)  # fmt: skip
+__all__ = ["HTTReproduction", "htt_experiment"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +64,7 @@ class HTTReproduction(ProbeResult):
     def to_frame(self) -> pd.DataFrame:
         """One row per network, protocol and chain: ours normalized / unnormalized (and the
         chain Gram without row normalization), the paper's (tiny ImageNet), the test on ours."""
-        t = self.result.table
+        t = self.result.to_frame()
         rows = []
         for key, part in t.groupby(["network", "protocol", "chain"], sort=False):
             network, protocol, chain = (str(k) for k in key)
@@ -130,7 +119,7 @@ class HTTReproduction(ProbeResult):
                 f"{_pct(r['chance']):>6}  {decision}"
             )
         lines.append("paper: tiny ImageNet (sec. 4.1), chains 1-3; the paper's other numbers:")
-        lines += [f"  {where}: {what}" for where, what in PAPER_OTHER]
+        lines += [f"  {where}: {what}" for where, what in HTT_OTHER]
         if self.control is not None:
             c = self.control.table
             cls = c[c["protocol"] == "classification"].to_dict("records")
@@ -156,9 +145,9 @@ class HTTReproduction(ProbeResult):
         columns = ["network", "features", "chain", "protocol", "accuracy", "accuracy_std",
                    "rank5", "rank10", "mAP", "chance", "n_test", "error", "accept", "p_value",
                    "paper_accuracy", "n_features"]  # fmt: skip
-        out = {"Every feature kind, chain and protocol": self.result.table[columns]}
+        out = {"Every feature kind, chain and protocol": self.result.to_frame()[columns]}
         if self.control is not None:
-            out["Control: the initializations (snapshot 0), normalized"] = self.control.table[
+            out["Control: the initializations (snapshot 0), normalized"] = self.control.to_frame()[
                 columns
             ]
         return out
@@ -219,6 +208,7 @@ def htt_experiment(
     results, controls, zoos = [], [], []
     for lib in libraries:
         result = htt_probe(lib, features=features, failed=failed, where=where, **kwargs)
+        result = with_reference(result, htt_reference())
         results.append(result)
         row = result.table.iloc[0]
         zoos.append(
@@ -230,7 +220,7 @@ def htt_experiment(
             probe = htt_probe(
                 lib, features=("chain",), snapshot=0, failed=failed, where=where, **settings
             )
-            controls.append(probe)
+            controls.append(with_reference(probe, htt_reference()))
     return HTTReproduction(
         HTTResult.combine(results),
         HTTResult.combine(controls) if controls else None,

@@ -32,8 +32,8 @@ from weightspace.library import Library
 from weightspace.probe.common import FailureFilter, select_models
 from weightspace.probe.linear import TargetResult, probe_rows, score_targets
 from weightspace.probe.linear_engine import ALPHAS, fit_ridge, kendall_tau, split_by_model
-from weightspace.reproduce.hyper_paper import PAPER_OOD, PAPER_TARGETS
 from weightspace.reproduce.hyper_result import HyperReproduction
+from weightspace.reproduce.papers import HYP_OOD, HYP_TARGETS
 
 __all__ = ["ENCODERS", "hyper_experiment"]
 
@@ -67,7 +67,7 @@ def _epoch_logger(name: str, say: Callable[[str], None]) -> Callable[[Any], None
 
 def _default_targets(models: pd.DataFrame) -> list[str]:
     targets = ["test_acc", "epoch", "ggap"]
-    return targets + [t for t, _ in PAPER_TARGETS if t in models.columns and t not in targets]
+    return targets + [t for t, _ in HYP_TARGETS if t in models.columns and t not in targets]
 
 
 def hyper_experiment(
@@ -240,8 +240,8 @@ def _ood_rows(
         results, _ = score_targets(features[label], frame_a, ["test_acc"], n_seeds=n_seeds,
                                    random_state=random_state)  # fmt: skip
         home[label] = results[0].mean_std("tau")[0] if results else float("nan")
-    paper_id = PAPER_OOD["MNIST-HYP"]
-    paper_ood = PAPER_OOD["FASHION-HYP"]
+    paper_id = HYP_OOD["MNIST-HYP"]
+    paper_ood = HYP_OOD["FASHION-HYP"]
     home["paper"] = f"MNIST-HYP: W {paper_id[0]}, s(W) {paper_id[1]}, E_c+D {paper_id[2]}"
     transfer["paper"] = (
         f"MNIST-HYP -> FASHION-HYP: W {paper_ood[0]}, s(W) {paper_ood[1]}, E_c+D {paper_ood[2]}"

@@ -3,7 +3,7 @@
 :class:`HyperReproduction` holds, per representation (the baselines W, s(W), layer-stats, MI-WD and
 the encoders E_cD, E_c, E_D), the linear-probe scores of every target over the split seeds, the
 out-of-distribution rows, the encoders' training summaries and the wall time of every step; it
-prints one table beside :data:`~weightspace.reproduce.hyper_paper.PAPER_HYP` and writes the
+prints one table beside :data:`~weightspace.reproduce.papers.HYP_RESULTS` and writes the
 Markdown + CSV + PNG report (the :class:`~weightspace.probe.report.ProbeResult` contract).
 """
 
@@ -18,14 +18,14 @@ import pandas as pd
 from weightspace.probe.common import filter_notes
 from weightspace.probe.linear import TargetResult
 from weightspace.probe.report import ProbeResult
-from weightspace.reproduce.hyper_paper import PAPER_HYP, PAPER_TARGETS, PAPER_ZOO
+from weightspace.reproduce.papers import HYP_RESULTS, HYP_TARGETS, HYP_ZOO
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["HyperReproduction"]
 
-_LABELS = dict(PAPER_TARGETS)
+_LABELS = dict(HYP_TARGETS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,7 +94,7 @@ class HyperReproduction(ProbeResult):
             if not metric:
                 continue  # skipped (a single value in this zoo): listed in the notes
             row["metric"] = metric
-            paper = PAPER_HYP.get(target, (float("nan"),) * 3)
+            paper = HYP_RESULTS.get(target, (float("nan"),) * 3)
             row["paper_W"], row["paper_s(W)"], row["paper_E_cD"] = paper
             rows.append(row)
         frame = pd.DataFrame(rows)
@@ -125,7 +125,7 @@ class HyperReproduction(ProbeResult):
         head = (
             f"Linear probes on {self.zoo}: {self.n_models} models, {self.n_samples} snapshots, "
             f"{self.n_seeds} splits by model 70/15/15; percent (test R2 for numeric targets, "
-            f"accuracy for categorical ones), mean over seeds; paper: {PAPER_ZOO}"
+            f"accuracy for categorical ones), mean over seeds; paper: {HYP_ZOO}"
         )
         widths = [max(8, len(r) + 1) for r in reps]
         lines = [
@@ -177,7 +177,7 @@ class HyperReproduction(ProbeResult):
         ax.set_ylabel("percent")
         ax.set_ylim(min(0.0, float(np.nanmin(frame[reps].to_numpy(dtype=float), initial=0.0))), 105)
         ax.legend(fontsize=7, ncol=4, loc="lower left")
-        ax.set_title(f"Linear probes on {self.zoo} (ours: bars; paper, {PAPER_ZOO}: markers)",
+        ax.set_title(f"Linear probes on {self.zoo} (ours: bars; paper, {HYP_ZOO}: markers)",
                      fontsize=10)  # fmt: skip
         return fig
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,40 +31,27 @@ import pandas as pd
 from weightspace.errors import WeightspaceError
 from weightspace.library import Library
 from weightspace.probe.common import FailureFilter, select_models
+from weightspace.probe.report import ProbeResult
 from weightspace.represent import MIWD, GlobalStats, PCABaseline, RandomProjection, RawBaseline
+from weightspace.reproduce.papers import MIWD_INVARIANCE
 from weightspace.symmetry import permute
 
-__all__ = ["PAPER_TABLE", "InvarianceResult", "invariance_experiment"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-#: Table 1 of the MI-WD supplement: (representation, K) -> ratio.
-PAPER_TABLE: dict[tuple[str, int], float] = {
-    ("global stats", 16): 0.024,
-    ("raw", 16): 0.315,
-    ("raw", 64): 0.320,
-    ("raw", 256): 0.287,
-    ("raw", 1024): 0.247,
-    ("pca", 16): 0.049,
-    ("pca", 64): 0.076,
-    ("pca", 256): 0.145,
-    ("pca", 1024): 0.317,
-    ("random projection", 16): 0.347,
-    ("random projection", 64): 0.320,
-    ("random projection", 256): 0.329,
-    ("random projection", 1024): 0.326,
-    ("mi-wd", 16): 0.125,
-    ("mi-wd", 64): 0.084,
-    ("mi-wd", 256): 0.082,
-    ("mi-wd", 1024): 0.113,
-}
+__all__ = ["InvarianceResult", "invariance_experiment"]
 
 
-@dataclass(frozen=True)
-class InvarianceResult:
+@dataclass(frozen=True, eq=False)
+class InvarianceResult(ProbeResult):
     """Ratios of intra (permutations) to inter (models) distances, beside the paper's."""
 
     table: pd.DataFrame
     n_models: int
     n_permutations: int
+
+    probe = "invariance"
+    title = "Permutation invariance of weight representations (MI-WD supplement, Table 1)"
 
     def to_frame(self) -> pd.DataFrame:
         """Columns: representation, K, ratio, paper_ratio."""
@@ -91,11 +78,12 @@ class InvarianceResult:
             lines.append(f"{k:>5} " + " ".join(cells))
         return "\n".join(lines)
 
-    def plot(self) -> Any:
+    def plot(self) -> Figure:
         """Grouped bars of ours and the paper's ratio per representation and K."""
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
-        fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
+        fig = Figure(figsize=(8, 3.5), layout="constrained")
+        ax = fig.add_subplot()
         labels = [
             f"{r}\nK={k}" for r, k in zip(self.table.representation, self.table.K, strict=True)
         ]
@@ -106,6 +94,20 @@ class InvarianceResult:
         ax.set_ylabel("intra / inter distance")
         ax.legend()
         return fig
+
+    def figures(self) -> dict[str, Figure]:
+        """``ratios``: :meth:`plot`."""
+        return {"ratios": self.plot()}
+
+    def notes(self) -> list[str]:
+        """How the ratio is measured."""
+        return [
+            "Ratio: mean distance between a model's representation and its permuted copies' over "
+            "the mean distance between different models (0: invariant; 1: a permutation moves a "
+            "model as far as another model is). Paper: MI-WD supplement, Table 1.",
+            "PCA is fitted on the selected models and their permutations together (the paper "
+            "fits it on thousands of models); K components need at least K vectors.",
+        ]
 
 
 def _mean_pairwise(X: np.ndarray) -> float:
@@ -169,7 +171,7 @@ def invariance_experiment(
                     "representation": name,
                     "K": k,
                     "ratio": float("nan"),
-                    "paper_ratio": PAPER_TABLE.get((name, k), float("nan")),
+                    "paper_ratio": MIWD_INVARIANCE.get((name, k), float("nan")),
                 }
             )
             continue  # K components need at least K vectors
@@ -185,7 +187,7 @@ def invariance_experiment(
                 "representation": name,
                 "K": k,
                 "ratio": ratio,
-                "paper_ratio": PAPER_TABLE.get((name, k), float("nan")),
+                "paper_ratio": MIWD_INVARIANCE.get((name, k), float("nan")),
             }
         )
     return InvarianceResult(pd.DataFrame(rows), len(chosen), n_permutations)

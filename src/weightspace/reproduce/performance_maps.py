@@ -29,12 +29,17 @@ import numpy as np
 import pandas as pd
 
 from weightspace.library import Library
-from weightspace.probe.common import FailureFilter, ProbeError, filter_notes, select_models
+from weightspace.probe.common import (
+    ProbeError,
+    Selection,
+    filter_notes,
+)
 from weightspace.probe.dmc import DMCConfig, evaluate_models, fit_dmc, resolve_device
 from weightspace.probe.dmc_data import load_windows, target_with_splits
 from weightspace.probe.dmc_result import scores_row
 from weightspace.probe.performance_map import PerformanceMapResult, performance_maps
 from weightspace.probe.report import ProbeResult, Report
+from weightspace.reproduce.papers import NWS_FIG18, with_paper
 
 if TYPE_CHECKING:
     import os
@@ -58,11 +63,6 @@ MAP_TARGETS: tuple[str, ...] = (
 )  # fmt: skip
 #: Targets of the subset-size study (Fig. 18 has five; the text names dataset and activation).
 STUDY_TARGETS: tuple[str, ...] = ("dataset", "optimizer", "activation", "init", "augmentation")
-#: What NWS finds in Fig. 18 (its values are lost in the text).
-PAPER_FIG18 = (
-    "accuracy grows about linearly with log(subset size); the activation DMC has a steeper slope "
-    "than the dataset DMC (activation is a more global property)"
-)
 Vary = Literal["window", "models"]
 
 
@@ -165,7 +165,7 @@ class SubsetSizeResult(ProbeResult):
             name = f"{target} ({float(part['chance'].iloc[0]):.2f})"
             lines.append(f"{name:<22}{''.join(row)}{slopes[target]:>14.3f}")
         if self.vary == "window":
-            lines.append(f"paper: {PAPER_FIG18} (values lost in the text)")
+            lines.append(f"paper: {NWS_FIG18} (values lost in the text)")
         return "\n".join(lines)
 
     def plot(self) -> Figure:
@@ -209,26 +209,18 @@ class SubsetSizeResult(ProbeResult):
 def subset_size_study(
     lib: Library,
     targets: str | Sequence[str] = STUDY_TARGETS,
+    config: DMCConfig = DMCConfig(steps=1000),  # noqa: B008
     *,
+    selection: Selection = Selection(),  # noqa: B008
     sizes: Sequence[int] | None = None,
     vary: Vary = "window",
     window: int | None = None,
     region: str = "all",
-    width: float = 0.125,
-    steps: int = 1000,
-    epochs: int | None = None,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
     train_snapshots: Sequence[int] = (-1, -2),
     test_snapshot: int = -1,
     n_splits: int = 5,
     rounds: int = 1,
     balance: bool = True,
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
-    ids: Sequence[int] | None = None,
-    eval_windows: int = 16,
-    device: str = "auto",
     random_state: int = 0,
     progress: bool = False,
 ) -> SubsetSizeResult:
@@ -238,21 +230,25 @@ def subset_size_study(
     ----------
     lib : Library
     targets : str or sequence of str, default=STUDY_TARGETS
+    config : DMCConfig, default=DMCConfig(steps=1000)
+        The local DMCs and their training; its window is replaced by each size (``vary="window"``)
+        or by ``window``.
+    selection : Selection, default=Selection()
+        The models probed (failure filter, ``where``, ``ids``).
     sizes : sequence of int, optional
         Window sizes (``vary="window"``; default :func:`default_sizes`) or numbers of training
         models (``vary="models"``; default 8, 16, 32, ... up to the training fold).
     vary : {"window", "models"}, default="window"
     window : int, optional
         The window for ``vary="models"`` (default :func:`default_window`).
-    region, width, steps, epochs, batch_size, learning_rate, train_snapshots, n_splits, rounds,
-    balance, failed, where, ids, eval_windows, device, random_state, progress
+    region, train_snapshots, n_splits, rounds, balance, random_state, progress
         As :func:`~weightspace.probe.dmc.dmc_probe`.
     test_snapshot : int, default=-1
     """
     if vary not in ("window", "models"):
         raise ProbeError(f"vary must be 'window' or 'models'; got {vary!r}")
     names = [targets] if isinstance(targets, str) else list(targets)
-    models, report = select_models(lib, where=where, ids=ids, failed=failed)
+    models, report = selection.models(lib)
     data = load_windows(lib, models, region)
     shortest = int(data.lengths.min())
     fixed = window if window is not None else default_window(data.lengths)
@@ -263,17 +259,7 @@ def subset_size_study(
         raise ProbeError(f"sizes must be positive integers; got {sizes}")
     if vary == "window" and chosen is not None:
         data.check_window(chosen[-1])
-    base = DMCConfig(
-        kind="local",
-        window=fixed,
-        width=width,
-        steps=steps,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        eval_windows=eval_windows,
-        device=device,
-    )
+    base = replace(config, kind="local", window=fixed)
     base.check()
     rng = np.random.default_rng(random_state)
     rows: list[dict[str, Any]] = []
@@ -299,13 +285,14 @@ def subset_size_study(
                     progress=progress,
                     desc=f"{name} size {size}",
                 )
-                out = evaluate_models(trained, data, td.rows[te], test_snapshot, eval_windows)
+                out = evaluate_models(trained, data, td.rows[te], test_snapshot, base.eval_windows)
                 scores, _ = scores_row(out, td.y[te], td.task)
                 info = {"target": td.target, "task": td.task, "size": size, "round": r}
                 counts = {"n_train": len(train), "n_test": len(te), "chance": td.chance}
                 cost = {"steps": trained.steps, "train_seconds": trained.seconds}
                 rows.append(info | counts | scores | cost)
-    return SubsetSizeResult(pd.DataFrame(rows), vary, base, report, str(resolve_device(device)))
+    device = str(resolve_device(base.device))
+    return SubsetSizeResult(pd.DataFrame(rows), vary, base, report, device)
 
 
 def _sizes(chosen: list[int] | None, vary: str, n_train: int) -> list[int]:
@@ -396,25 +383,21 @@ class PerformanceMapsReport(ProbeResult):
 
 def performance_maps_experiment(
     lib: Library,
+    config: DMCConfig = DMCConfig(),  # noqa: B008
     *,
+    selection: Selection = Selection(),  # noqa: B008
     targets: Sequence[str] | None = None,
     regions: Sequence[str] = ("all",),
     window: int | None = None,
     depth_bins: int = 20,
     windows_per_cell: int = 4,
-    steps: int = 2000,
-    epochs: int | None = None,
     study: bool = True,
     study_targets: Sequence[str] | None = None,
     study_sizes: Sequence[int] | None = None,
     study_steps: int = 1000,
     vary: Vary = "window",
-    width: float = 0.125,
     n_splits: int = 5,
     rounds: int = 1,
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
-    device: str = "auto",
     random_state: int = 0,
     progress: bool = False,
 ) -> PerformanceMapsReport:
@@ -423,25 +406,28 @@ def performance_maps_experiment(
     Parameters
     ----------
     lib : Library
+    config : DMCConfig, default=DMCConfig()
+        The local DMCs and their training (steps, epochs, width, device, ...); its window is
+        replaced by ``window``.
+    selection : Selection, default=Selection()
+        The models probed (failure filter, ``where``, ``ids``).
     targets : sequence of str, optional
         Default: the :data:`MAP_TARGETS` with at least two classes of ``n_splits``+ models.
     regions : sequence of {"all", "conv", "fc"}, default=("all",)
     window : int, optional
         Default :func:`default_window` (5% of the median vector, at most 5,000).
-    depth_bins, windows_per_cell, steps
+    depth_bins, windows_per_cell
         Of the maps (:func:`~weightspace.probe.performance_map.performance_maps`).
-    epochs : int, optional
-        Train every DMC (maps and study) for this many epochs instead of the steps.
     study : bool, default=True
         Run the subset-size study.
     study_targets, study_sizes, study_steps, vary
         Of the study (:func:`subset_size_study`; targets default to the :data:`STUDY_TARGETS` the
-        maps have).
-    width, n_splits, rounds, failed, where, device, random_state, progress
+        maps have; its DMCs train ``study_steps`` steps, or ``config.epochs`` epochs).
+    n_splits, rounds, random_state, progress
         As :func:`~weightspace.probe.dmc.dmc_probe`.
     """
     began = time.perf_counter()
-    models, _ = select_models(lib, where=where, failed=failed)
+    models, _ = selection.models(lib)
     if targets is None:
         targets = [t for t in MAP_TARGETS if _usable(models, t, n_splits)]
         if not targets:
@@ -453,13 +439,13 @@ def performance_maps_experiment(
     if window is None:
         window = default_window(models["n_params"].to_numpy(dtype=np.int64))
     common: dict[str, Any] = {
-        "width": width, "n_splits": n_splits, "rounds": rounds, "failed": failed, "where": where,
-        "device": device, "random_state": random_state, "progress": progress, "epochs": epochs,
+        "selection": selection, "n_splits": n_splits, "rounds": rounds,
+        "random_state": random_state, "progress": progress,
     }  # fmt: skip
-    maps = performance_maps(
-        lib, targets, regions=regions, window=window, depth_bins=depth_bins,
-        windows_per_cell=windows_per_cell, steps=steps, **common,
-    )  # fmt: skip
+    maps = with_paper(performance_maps(
+        lib, targets, replace(config, kind="local", window=window), regions=regions,
+        depth_bins=depth_bins, windows_per_cell=windows_per_cell, **common,
+    ))  # fmt: skip
     subset = None
     if study:
         chosen = (
@@ -471,10 +457,10 @@ def performance_maps_experiment(
             subset = subset_size_study(
                 lib,
                 chosen,
+                replace(config, steps=study_steps),
                 sizes=study_sizes,
                 vary=vary,
                 window=window,
-                steps=study_steps,
                 **common,
             )
     median = int(models["n_params"].median())

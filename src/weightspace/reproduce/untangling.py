@@ -44,6 +44,7 @@ from weightspace.probe.common import (
 )
 from weightspace.probe.report import ProbeResult
 from weightspace.probe.svm import cross_validate_svm
+from weightspace.reproduce.papers import MIWD_FIG3
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -104,10 +105,7 @@ class UntanglingResult(ProbeResult):
         models = self.table.groupby("target", sort=False)["n_models"].first()
         lines.append(f"{'chance':<28}" + "".join(f"{chance[t]:>16.3f}" for t in targets))
         lines.append(f"{'models':<28}" + "".join(f"{models[t]:>16d}" for t in targets))
-        lines.append(
-            "paper: Fig. 3's bars are lost in the text; it reports MI-WD overall significantly "
-            "better than the baselines, most of which cannot separate the variations"
-        )
+        lines.append(f"paper: {MIWD_FIG3}")
         return "\n".join(lines)
 
     def plot(self) -> Figure:
