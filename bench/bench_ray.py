@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from weightspace import Library
-from weightspace.zoo.generate import ModelSpec, _store, _train_group, generate_zoo, plan_models
+from weightspace.zoo.generate import ModelSpec, _store, generate_zoo, plan_models, train_group
 from weightspace.zoo.presets import ZooPlan
 
 TINY = {
@@ -160,7 +160,7 @@ def commit_rate(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
 
     plan = tiny_plan(1, epochs=19)
     spec = plan_models(plan)[0]
-    [(_, result, roles)] = _train_group(plan, [spec])
+    [(_, result, roles)] = train_group(plan, [spec])
     assert len(result.states) == 20, len(result.states)
     big = create_architecture("nws-cnn", seed=0, n_classes=10)
     rng = np.random.default_rng(0)

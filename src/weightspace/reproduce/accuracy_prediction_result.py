@@ -303,6 +303,9 @@ class AccuracyPredictionResult(ProbeResult):
                 "chains an NFN reads."
             ),
             f"Settings replaced: {self.settings.get('model_params') or 'none (published)'}.",
+            "Our predictions are clipped to the range of the training models' accuracies: R^2 is "
+            "of the clipped predictions, Kendall tau of the unclipped scores (clipping only ties "
+            "models); the NFN peers are left unclipped, as published.",
             "Cost: CPU seconds (process time) of computing the zoo's inputs plus one seed's fit "
             "and model selection; wall seconds on a shared machine are shown too.",
             "Out of distribution: fitted on 80% of one dataset's models (20% validation), "

@@ -442,7 +442,3 @@ def generate_zoo(
         if bar is not None:
             bar.close()
     return GenerateReport(len(specs), len(specs) - len(todo), trained, time.perf_counter() - start)
-
-
-# the name bench/bench_ray.py imports (it times one group as the engines run it)
-_train_group = train_group

@@ -69,6 +69,8 @@ class RayEngine:
 
     Examples
     --------
+    Not run by the doctests (it needs a Ray cluster):
+
     >>> import ray  # doctest: +SKIP
     >>> ray.init(address="auto")  # doctest: +SKIP
     >>> generate_zoo(plan, "zoo", engine=RayEngine(cpus_per_model=2))  # doctest: +SKIP

@@ -232,7 +232,7 @@ def load_mnist1d(root: Path | None = None, *, data_seed: int = 42) -> RawDataset
         mnist1d_data = importlib.import_module("mnist1d.data")
     except ImportError as exc:
         raise DatasetSetupError(
-            f"mnist1d: the optional package 'mnist1d' is not installed ({exc}); `pip install mnist1d`"
+            f"mnist1d: the optional package 'mnist1d' is not installed ({exc}); `pip install 'weightspace[mnist1d]'`"
         ) from exc
     if not isinstance(data_seed, int) or data_seed < 0:
         raise DatasetError(f"mnist1d: data_seed must be a non-negative int, got {data_seed!r}")

@@ -151,7 +151,7 @@ def _files(name: str) -> Callable[[Path | None], str]:
 
 def _mnist1d_missing(root: Path | None) -> str:
     if importlib.util.find_spec("mnist1d") is None:
-        return "the optional package mnist1d is not installed (pip install mnist1d)"
+        return "the optional package mnist1d is not installed (pip install 'weightspace[mnist1d]')"
     return ""
 
 
@@ -190,7 +190,7 @@ _REGISTRY: dict[str, DatasetEntry] = {
     "mnist1d": DatasetEntry(
         load_mnist1d,
         "generated",
-        "mnist1d package generator (pip install mnist1d)",
+        "mnist1d package generator (pip install 'weightspace[mnist1d]')",
         DatasetInfo(_DIGITS, 4000, 1000, (1, 40)),
         _mnist1d_missing,
     ),
