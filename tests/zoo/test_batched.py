@@ -174,17 +174,23 @@ def nws_runs(
 def assert_within_reference_sensitivity(
     ref: TrainResult, ref_cl: TrainResult, got: TrainResult, *, metric_atol: float = 0.05
 ) -> None:
-    """Every tensor of ``got`` is as close to ``ref`` as ``ref_cl`` is (with a 10x margin); the
-    metrics (which the drifting biases of shadowed() move) to ``metric_atol``."""
+    """Every tensor and metric of ``got`` is as close to ``ref`` as ``ref_cl`` is (with a 10x
+    margin); metrics (which the drifting biases of shadowed() move) at least to ``metric_atol``.
+
+    How far the reference moves under another summation order depends on the CPU's kernels (AVX2
+    and AVX-512 builds of the same convolution round differently), so the bound is measured on
+    the machine that runs the test, not fixed."""
     assert (got.epochs, got.stop_reason) == (ref.epochs, ref.stop_reason)
     for a, b, c in zip(ref.states, ref_cl.states, got.states, strict=True):
         for key in a:
             own = float((b[key].double() - a[key].double()).abs().max())
             ours = float((c[key].double() - a[key].double()).abs().max())
             assert ours <= 10 * own + ATOL + RTOL * float(a[key].abs().max()), (key, ours, own)
-    for a, c in zip(ref.records, got.records, strict=True):
+    for a, b, c in zip(ref.records, ref_cl.records, got.records, strict=True):
         for field in ("train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss"):
-            assert getattr(c, field) == pytest.approx(getattr(a, field), abs=metric_atol), field
+            own = abs(getattr(b, field) - getattr(a, field))
+            tolerance = max(metric_atol, 10 * own)
+            assert getattr(c, field) == pytest.approx(getattr(a, field), abs=tolerance), field
 
 
 def test_nws_cnn_with_batch_norm_dropout_and_augmentation(digits):
@@ -260,9 +266,13 @@ def test_schurholt_cnn_mixed_activations_and_weight_decay(digits):
         )
         for i in range(len(models))
     ]
+    twins = [copy.deepcopy(m).to(memory_format=torch.channels_last) for m in models]
     ref, got = run_both(models, data, configs)
-    for r, g in zip(ref, got, strict=True):
-        assert_same(r, g)
+    # a max-pool or relu decision flipped by rounding moves these nets as far as the reference
+    # trainer moves itself in channels-last memory (CPU-dependent: see the helper)
+    ref_cl = [train_model(m, data, c) for m, c in zip(twins, configs, strict=True)]
+    for r, rc, g in zip(ref, ref_cl, got, strict=True):
+        assert_within_reference_sensitivity(r, rc, g, metric_atol=ATOL)
 
 
 def test_early_stopping_at_different_epochs_and_many_snapshots(digits):

@@ -190,7 +190,7 @@ _REGISTRY: dict[str, DatasetEntry] = {
     "mnist1d": DatasetEntry(
         load_mnist1d,
         "generated",
-        "mnist1d package generator (pip install 'weightspace[mnist1d]')",
+        "the mnist1d package's generator (pip install 'weightspace[mnist1d]')",
         DatasetInfo(_DIGITS, 4000, 1000, (1, 40)),
         _mnist1d_missing,
     ),
