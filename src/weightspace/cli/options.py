@@ -88,8 +88,11 @@ def failure_filter(args: argparse.Namespace) -> FailureFilter | None:
     return FailureFilter(thresholds=thresholds, chance_multiple=args.chance_multiple)
 
 
-def emit(result: ProbeResult, args: argparse.Namespace, lib: Library, stem: str) -> int:
-    """Write the report, then print the summary (or the JSON records); return 0.
+def emit(
+    result: ProbeResult, args: argparse.Namespace, lib: Library, stem: str | None = None
+) -> int:
+    """Write the report (into ``--out``, default ``LIB/reports/<probe>``; ``stem`` names its files,
+    default the probe), then print the summary (or the JSON records with ``--json``); return 0.
 
     The paper's numbers stand beside ours (:func:`weightspace.reproduce.papers.with_paper`)."""
     from weightspace.reproduce.papers import with_paper

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from weightspace.cli.probe_cmd import split_list
+from weightspace.cli.options import emit, split_list
 from weightspace.errors import WeightspaceError
 
 __all__ = ["register_accuracy"]
@@ -99,12 +99,4 @@ def _accuracy(args: argparse.Namespace) -> int:
         nfn_batch_norm=args.nfn_batch_norm,
         progress=None if quiet else progress,
     )
-    out = args.out if args.out is not None else libs[0].path / "reports" / result.probe
-    report = result.write_report(out)
-    if args.json:
-        print(result.to_frame().to_json(orient="records"))
-        print(f"wrote {report.markdown}", file=sys.stderr)
-    else:
-        print(result.summary())
-        print(f"\nwrote {report.markdown} ({len(report.figures)} figure(s), {report.table.name})")
-    return 0
+    return emit(result, args, libs[0])
