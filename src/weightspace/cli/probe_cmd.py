@@ -3,7 +3,7 @@
 Every probe prints its summary (or, with ``--json``, its result table as JSON records on stdout)
 and writes a Markdown report with its table (CSV) and PNG figures into ``LIB/reports/<probe>/``
 (or ``--out DIR``). The options and output helpers shared with ``weightspace reproduce ...`` are in
-:mod:`weightspace.cli.options` (imported here too).
+:mod:`weightspace.cli.options`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 
 from weightspace.cli.options import (
     add_common_arguments,
-    add_selection_arguments,
     emit,
     failure_filter,
     int_list,
@@ -22,15 +21,7 @@ from weightspace.cli.options import (
     split_list,
 )
 
-__all__ = [
-    "add_common_arguments",
-    "add_selection_arguments",
-    "emit",
-    "failure_filter",
-    "int_list",
-    "register",
-    "split_list",
-]
+__all__ = ["register"]
 
 
 def register(commands: Any) -> None:

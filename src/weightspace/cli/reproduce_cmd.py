@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from weightspace.cli.probe_cmd import add_selection_arguments
+from weightspace.cli.options import add_selection_arguments
 
 __all__ = ["register"]
 
@@ -53,7 +53,7 @@ def register(commands: Any) -> None:
 
 
 def _invariance(args: argparse.Namespace) -> int:
-    from weightspace.cli.probe_cmd import failure_filter
+    from weightspace.cli.options import failure_filter
     from weightspace.library import Library
     from weightspace.reproduce.invariance import invariance_experiment
 

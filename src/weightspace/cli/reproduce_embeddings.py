@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from weightspace.cli.probe_cmd import add_common_arguments, emit, failure_filter, split_list
+from weightspace.cli.options import add_common_arguments, emit, failure_filter, split_list
 from weightspace.errors import WeightspaceError
 
 __all__ = ["register_embeddings"]

@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from weightspace.cli.probe_cmd import add_common_arguments, emit, failure_filter, split_list
+from weightspace.cli.options import add_common_arguments, emit, failure_filter, split_list
 from weightspace.errors import WeightspaceError
 
 __all__ = ["register_htt"]

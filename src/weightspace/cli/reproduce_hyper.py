@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from weightspace.cli.probe_cmd import add_common_arguments, emit, failure_filter, int_list
+from weightspace.cli.options import add_common_arguments, emit, failure_filter, int_list
 
 __all__ = ["register_hyper"]
 
@@ -45,7 +45,7 @@ def register_hyper(subparsers: Any) -> None:
 
 
 def _hyper(args: argparse.Namespace) -> int:
-    from weightspace.cli.probe_cmd import split_list
+    from weightspace.cli.options import split_list
     from weightspace.learn.train import TrainSettings
     from weightspace.library import Library
     from weightspace.reproduce.hyper import hyper_experiment

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from weightspace.cli.probe_cmd import (
+from weightspace.cli.options import (
     add_common_arguments,
     emit,
     failure_filter,
