@@ -166,3 +166,32 @@ def test_reproduce_cli_prints_json_records(planted, tmp_path, cli):
         assert {"kendall_tau", "r2", "total_cpu_s", "n_test"} <= set(r)
         assert r["n_test"] == 20
     assert (tmp_path / "r" / "accuracy-prediction.md").is_file()
+
+
+def test_the_hyper_representation_joins_the_defaults_only_with_an_encoder():
+    assert not any(m.representation == "hyper" for m in default_methods(peers=False))
+    names = [m.name for m in default_methods(peers=False, hyper=True)]
+    assert {"gbt-hyper", "ridge-hyper"} <= set(names)
+
+
+def test_hyper_without_an_encoder_is_refused_in_one_line(planted, tmp_path, cli):
+    code, _, err = cli(
+        "reproduce", "accuracy-prediction", planted, "--repr", "hyper", "--no-peers",
+        "--seeds", "0", "--no-ood", "--out", tmp_path / "r",
+    )  # fmt: skip
+    assert code == 1
+    assert "the hyper representation needs a trained encoder: pass --encoder DIR" in err
+
+
+def test_the_benchmark_ranks_with_an_encoder_of_the_zoo(planted, tmp_path, cli):
+    from .test_predictor import tiny_encoder
+
+    encoder = tiny_encoder(planted, tmp_path / "encoder")
+    code, text, err = cli(
+        "reproduce", "accuracy-prediction", planted, "--repr", "hyper,stats", "--no-peers",
+        "--seeds", "0", "--no-ood", "--encoder", encoder, "--out", tmp_path / "r", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    methods = {r["method"] for r in json.loads(text)}
+    assert {"ridge-hyper", "gbt-hyper", "ridge-stats"} <= methods
+    assert str(encoder) in (tmp_path / "r" / "accuracy-prediction.md").read_text()

@@ -33,7 +33,12 @@ def register_accuracy(subparsers: Any) -> None:
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument(
         "--repr", help="comma-separated representations (default: unterthiner, swstats, "
-        "layer-stats, stats, miwd, raw, and hyper when registered)",
+        "layer-stats, stats, miwd, raw, and hyper with --encoder)",
+    )  # fmt: skip
+    p.add_argument(
+        "--encoder", type=Path,
+        help="a trained hyper-representation encoder (`learn train`) of the zoos' architecture: "
+        "adds the hyper representation",
     )  # fmt: skip
     p.add_argument("--target", default="test_acc", help="numeric column to predict (test_acc)")
     p.add_argument("--where", help="SQL condition selecting models")
@@ -80,7 +85,10 @@ def _accuracy(args: argparse.Namespace) -> int:
             raise WeightspaceError(f"--epochs must be a positive integer; got {args.epochs}")
         params = {"mlp": {"epochs": args.epochs}, "nfn": {"epochs": args.epochs}}
     peers = [] if args.no_peers else split_list(args.peers)
-    methods = default_methods(reps, peers=peers, ours=not args.peers_only)
+    methods = default_methods(
+        reps, peers=peers, ours=not args.peers_only, hyper=args.encoder is not None
+    )
+    rep_params = {} if args.encoder is None else {"hyper": {"encoder": str(args.encoder)}}
     libs = [Library(path) for path in args.libraries]
     quiet = args.quiet or args.json
 
@@ -96,6 +104,7 @@ def _accuracy(args: argparse.Namespace) -> int:
         ood=not args.no_ood,
         ood_peers=args.ood_peers,
         model_params=params,
+        representation_params=rep_params,
         nfn_batch_norm=args.nfn_batch_norm,
         progress=None if quiet else progress,
     )

@@ -51,7 +51,7 @@ from weightspace.predict.nfn_peer import (
     take,
 )
 from weightspace.predict.predictor import representation_reads
-from weightspace.represent.registry import describe_library, list_representations
+from weightspace.represent.registry import describe_library
 from weightspace.reproduce.accuracy_prediction_result import AccuracyPredictionResult
 
 __all__ = [
@@ -62,7 +62,7 @@ __all__ = [
     "nfn_protocol_split",
 ]
 
-#: Representations compared by default (``hyper`` joins when it is registered).
+#: Representations compared by default (``hyper`` joins when an encoder is given).
 DEFAULT_REPRESENTATIONS: tuple[str, ...] = (
     "unterthiner",
     "swstats",
@@ -106,14 +106,16 @@ def default_methods(
     *,
     peers: bool | Sequence[str] = True,
     ours: bool = True,
+    hyper: bool = False,
 ) -> list[Method]:
     """StatNN, trees and ridge on every representation, and the two NFNs.
 
     ``peers``: True (both NFNs), False, or names among ``"nfn-np"``, ``"nfn-hnp"``; ``ours=False``
-    leaves only the peers.
+    leaves only the peers; ``hyper=True`` adds the ``hyper`` representation to the default ones
+    (it needs an encoder: ``representation_params={"hyper": {"encoder": DIR}}``).
     """
     reps = list(representations or DEFAULT_REPRESENTATIONS)
-    if representations is None and "hyper" in list_representations():
+    if representations is None and hyper:
         reps.append("hyper")
     for rep in reps:
         representation_reads(rep)  # a clear error for an unknown name
@@ -184,6 +186,7 @@ def _load_zoo(
     target: str,
     progress: bool,
     nfn_batch_norm: str,
+    representation_params: dict[str, dict[str, Any]],
 ) -> _Zoo:
     frame = lib.query(where)
     if frame.empty:
@@ -205,7 +208,10 @@ def _load_zoo(
     for rep in dict.fromkeys(m.representation for m in methods if m.representation):
         start = _clock()
         try:
-            _, X = describe_library(lib, rep, ids=ids, cache=False, progress=progress)
+            _, X = describe_library(
+                lib, rep, ids=ids, params=representation_params.get(rep), cache=False,
+                progress=progress,
+            )  # fmt: skip
         except WeightspaceError as exc:
             zoo.skipped[rep] = f"representation {rep!r} cannot describe this zoo: {exc}"
             continue
@@ -397,6 +403,7 @@ def accuracy_prediction_experiment(
     ood: bool = True,
     ood_peers: bool = False,
     model_params: dict[str, dict[str, Any]] | None = None,
+    representation_params: dict[str, dict[str, Any]] | None = None,
     nfn_batch_norm: str = "fold",
     progress: Callable[[str], None] | None = None,
 ) -> AccuracyPredictionResult:
@@ -420,6 +427,9 @@ def accuracy_prediction_experiment(
     model_params : dict, optional
         Parameters by model (``"ridge"``, ``"gbt"``, ``"mlp"``, ``"nfn"``) replacing the
         published settings, e.g. ``{"mlp": {"epochs": 5}, "nfn": {"epochs": 5}}``; reported.
+    representation_params : dict, optional
+        Parameters by representation, e.g. ``{"hyper": {"encoder": "ZOO/encoders/E_cD-..."}}``
+        (the hyper-representation needs its encoder); reported.
     nfn_batch_norm : {"fold", "ignore"}, default="fold"
         How the NFNs read batch norm: folded into the weights where its order is known (the NWS
         CNNs), or dropped (a control; not the networks' function).
@@ -444,8 +454,16 @@ def accuracy_prediction_experiment(
         )
     if nfn_batch_norm not in ("fold", "ignore"):
         raise PredictorError(f"nfn_batch_norm must be 'fold' or 'ignore'; got {nfn_batch_norm!r}")
+    rep_params = {k: dict(v) for k, v in (representation_params or {}).items()}
+    if any(m.representation == "hyper" for m in chosen) and "encoder" not in rep_params.get(
+        "hyper", {}
+    ):
+        raise PredictorError(
+            "the hyper representation needs a trained encoder: pass --encoder DIR "
+            "(Python: representation_params={'hyper': {'encoder': DIR}})"
+        )
     zoos = [
-        _load_zoo(lib, chosen, where, target, progress is not None, nfn_batch_norm)
+        _load_zoo(lib, chosen, where, target, progress is not None, nfn_batch_norm, rep_params)
         for lib in libraries
     ]
     rows: list[dict[str, Any]] = []
@@ -486,6 +504,7 @@ def accuracy_prediction_experiment(
             "where": where,
             "ood_peers": ood_peers,
             "model_params": params,
+            "representation_params": rep_params,
             "nfn_batch_norm": nfn_batch_norm,
         },
     )

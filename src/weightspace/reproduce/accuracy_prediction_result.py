@@ -303,6 +303,11 @@ class AccuracyPredictionResult(ProbeResult):
                 "chains an NFN reads."
             ),
             f"Settings replaced: {self.settings.get('model_params') or 'none (published)'}.",
+            *(
+                [f"Representation parameters: {self.settings['representation_params']}."]
+                if self.settings.get("representation_params")
+                else []
+            ),
             "Our predictions are clipped to the range of the training models' accuracies: R^2 is "
             "of the clipped predictions, Kendall tau of the unclipped scores (clipping only ties "
             "models); the NFN peers are left unclipped, as published.",
