@@ -105,7 +105,9 @@ def test_hyp_preset_is_the_full_grid_with_five_seeds() -> None:
     ("preset", "dataset"),
     [("schurholt-mnist-hyp-mini", "mnist"), ("schurholt-fmnist-hyp-mini", "fashion_mnist")],
 )
-def test_reduced_hyp_presets_keep_the_grid_and_cut_only_the_budget(preset: str, dataset: str) -> None:
+def test_reduced_hyp_presets_keep_the_grid_and_cut_only_the_budget(
+    preset: str, dataset: str
+) -> None:
     full = [s.config for s in plan_models(get_preset("schurholt-mnist-hyp"))]
     mini = [s.config for s in plan_models(get_preset(preset))]
     # the same 1,280 configurations in the same order; only the dataset and the epochs differ
