@@ -1,6 +1,9 @@
-"""Failed-training filter, balancing and splits by model."""
+"""Failed-training filter, the Selection record's defaults, balancing and splits by model."""
 
 from __future__ import annotations
+
+import importlib
+import inspect
 
 import numpy as np
 import pandas as pd
@@ -16,6 +19,7 @@ from weightspace.probe import (
     dataset_key,
     model_splits,
 )
+from weightspace.probe.common import Selection
 
 
 def test_nws_thresholds_are_the_papers():
@@ -99,8 +103,38 @@ def test_filter_unknown_dataset_says_how_to_fix():
 
 
 def test_filter_without_metric_column():
-    with pytest.raises(ProbeError, match="no 'test_acc' column"):
+    with pytest.raises(ProbeError, match=r"selection=Selection\(failed=None\)"):
         FailureFilter().apply(pd.DataFrame({"dataset": ["mnist"]}))
+
+
+# Every function that reads models through a Selection, with the default it had as loose keywords:
+# the HTT probe and the embedding maps kept every model (failed=None), the others rejected failed
+# trainings (failed=FailureFilter()).
+KEEP_ALL = Selection(failed=None)
+SELECTION_DEFAULTS = [
+    ("weightspace.probe.svm", "svm_probe", Selection()),
+    ("weightspace.probe.linear", "linear_probe", Selection()),
+    ("weightspace.probe.dmc", "dmc_probe", Selection()),
+    ("weightspace.probe.performance_map", "performance_maps", Selection()),
+    ("weightspace.probe.regression", "accuracy_regression", Selection()),
+    ("weightspace.probe.htt", "htt_probe", KEEP_ALL),
+    ("weightspace.reproduce.htt", "htt_experiment", KEEP_ALL),
+    ("weightspace.reproduce.untangling", "untangling_experiment", Selection()),
+    ("weightspace.reproduce.embeddings", "representation_maps", KEEP_ALL),
+    ("weightspace.reproduce.embeddings", "training_maps", KEEP_ALL),
+    ("weightspace.reproduce.hyper", "hyper_experiment", Selection()),
+    ("weightspace.reproduce.invariance", "invariance_experiment", Selection()),
+    ("weightspace.reproduce.performance_maps", "performance_maps_experiment", Selection()),
+    ("weightspace.reproduce.performance_maps", "subset_size_study", Selection()),
+]
+
+
+@pytest.mark.parametrize(("module", "name", "default"), SELECTION_DEFAULTS)
+def test_every_probe_takes_a_selection_with_its_old_default(module, name, default):
+    parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    assert parameters["selection"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["selection"].default == default
+    assert not {"failed", "where", "ids"} & set(parameters)
 
 
 def test_dataset_key_aliases():

@@ -20,7 +20,8 @@ from matplotlib.figure import Figure
 from weightspace import Library, WeightSet
 from weightspace.atlas import Atlas
 from weightspace.probe import ProbeError
-from weightspace.reproduce.embeddings import representation_maps, training_maps
+from weightspace.probe.common import Selection
+from weightspace.reproduce.embeddings import _training_models, representation_maps, training_maps
 from weightspace.reproduce.embeddings_result import neighbour_score
 from weightspace.reproduce.untangling import REPRESENTATIONS
 
@@ -186,7 +187,7 @@ def test_fig4_checks_its_parameters(planted):
     with pytest.raises(ProbeError, match="cannot colour by 'learning_rate'"):
         representation_maps(lib, color_by="learning_rate", K=16)
     with pytest.raises(ProbeError, match="k=5 neighbours"):
-        representation_maps(lib, K=16, where="id <= 4")
+        representation_maps(lib, K=16, selection=Selection(failed=None, where="id <= 4"))
 
 
 # ------------------------------------------------------------------------------- Fig. 13
@@ -231,6 +232,21 @@ def test_fig13_raw_weights_use_the_largest_architecture_and_miwd_uses_all(tmp_pa
     assert len(set(some.maps["13/umap"].ids)) == 5
     with pytest.raises(ProbeError, match="no model of architecture 'nope'"):
         training_maps(lib, arch="nope")
+
+
+def test_fig13_takes_model_ids_from_models_or_the_selection(planted):
+    lib = Library(planted)
+    ids = lib.query()["id"].astype(int).tolist()[1:6]
+    everything = Selection(failed=None)
+    by_models, _ = _training_models(lib, ids, everything, None, True, 0, [])
+    chosen = Selection(failed=None, ids=tuple(ids))
+    by_selection, _ = _training_models(lib, None, chosen, None, True, 0, [])
+    assert by_models["id"].tolist() == by_selection["id"].tolist() == ids
+    drawn, _ = _training_models(lib, 3, chosen, None, True, 0, [])
+    assert len(drawn) == 3
+    assert set(drawn["id"]) <= set(ids)
+    with pytest.raises(ProbeError, match="not both"):
+        training_maps(lib, models=ids, selection=chosen)
 
 
 def test_fig13_keeps_only_the_roles_asked_for_and_flags_running_statistics(tmp_path):

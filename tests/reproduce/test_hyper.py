@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from weightspace.probe.common import Selection
 from weightspace.reproduce.hyper import hyper_experiment
 from weightspace.reproduce.papers import HYP_RESULTS
 
@@ -23,7 +24,7 @@ def test_every_representation_is_probed_beside_the_paper(zoos, tmp_path):
     zoo, other = zoos
     lines = []
     result = hyper_experiment(zoo, ood=other, settings=small_settings(epochs=1), n_seeds=2,
-                              failed=None, encoders=tmp_path / "enc", log=lines.append)  # fmt: skip
+                              selection=Selection(failed=None), encoders=tmp_path / "enc", log=lines.append)  # fmt: skip
     frame = result.to_frame().set_index("target")
     assert list(result.representations) == [
         "W", "s(W)", "layer-stats", "MI-WD", "E_cD", "E_c", "E_D"

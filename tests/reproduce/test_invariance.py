@@ -7,11 +7,14 @@ import pytest
 
 from weightspace import Library
 from weightspace.cli.main import main
+from weightspace.probe.common import Selection
 from weightspace.probe.report import ProbeResult
 from weightspace.reproduce.invariance import invariance_experiment
 from weightspace.reproduce.papers import MIWD_INVARIANCE
 
 from ..conftest import make_cnn
+
+KEEP_ALL = Selection(failed=None)
 
 
 @pytest.fixture
@@ -27,7 +30,7 @@ def small_lib(tmp_path) -> Library:
 
 
 def test_invariance_result_is_a_probe_result_with_the_papers_ratios(small_lib, tmp_path):
-    result = invariance_experiment(small_lib, n_permutations=2, dims=(16,), failed=None)
+    result = invariance_experiment(small_lib, n_permutations=2, dims=(16,), selection=KEEP_ALL)
     assert isinstance(result, ProbeResult)
     frame = result.to_frame().set_index("representation")
     assert frame.loc["mi-wd", "paper_ratio"] == MIWD_INVARIANCE[("mi-wd", 16)] == 0.125
@@ -42,7 +45,7 @@ def test_invariance_result_is_a_probe_result_with_the_papers_ratios(small_lib, t
 
 
 def test_reproduce_invariance_json_and_csv(small_lib, tmp_path, capsys):
-    result = invariance_experiment(small_lib, n_permutations=3, dims=(16,), failed=None)
+    result = invariance_experiment(small_lib, n_permutations=3, dims=(16,), selection=KEEP_ALL)
     frame = result.to_frame()
     assert set(frame["representation"]) == {
         "global stats",
@@ -93,4 +96,5 @@ def test_invariance_leaves_failed_trainings_out(small_lib, tmp_path, capsys):
         lib.add(make_cnn(seed), hparams={"dataset": "digits"}, metrics={"test_acc": acc})
     result = invariance_experiment(lib, n_permutations=2, dims=(16,))
     assert result.n_models == 3
-    assert invariance_experiment(lib, n_permutations=2, dims=(16,), failed=None).n_models == 4
+    everything = invariance_experiment(lib, n_permutations=2, dims=(16,), selection=KEEP_ALL)
+    assert everything.n_models == 4

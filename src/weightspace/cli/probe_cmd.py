@@ -127,6 +127,7 @@ def _svm(args: argparse.Namespace) -> int:
 def _regression(args: argparse.Namespace) -> int:
     from weightspace.library import Library
     from weightspace.probe import accuracy_regression
+    from weightspace.probe.common import Selection
 
     lib = Library(args.library)
     categorical = split_list(args.categorical) if args.categorical is not None else None
@@ -137,7 +138,6 @@ def _regression(args: argparse.Namespace) -> int:
         metric=args.metric,
         normalize=args.normalize,
         coding=args.coding,
-        failed=failure_filter(args),
-        where=args.where,
+        selection=Selection(failed=failure_filter(args), where=args.where),
     )
     return emit(result, args, lib, "regression")

@@ -55,16 +55,16 @@ def register(commands: Any) -> None:
 def _invariance(args: argparse.Namespace) -> int:
     from weightspace.cli.options import failure_filter
     from weightspace.library import Library
+    from weightspace.probe.common import Selection
     from weightspace.reproduce.invariance import invariance_experiment
 
     lib = Library(args.library)
     result = invariance_experiment(
         lib,
+        selection=Selection(failed=failure_filter(args), where=args.where),
         n_models=args.models,
         n_permutations=args.permutations,
         random_state=args.seed,
-        where=args.where,
-        failed=failure_filter(args),
     )
     frame = result.to_frame()
     csv = args.csv or lib.path / "reports" / "invariance.csv"

@@ -76,6 +76,7 @@ def register_embeddings(subparsers: Any) -> None:
 
 def _embeddings(args: argparse.Namespace) -> int:
     from weightspace.library import Library
+    from weightspace.probe.common import Selection
     from weightspace.reproduce.embeddings import (
         TRAINING_COLORS,
         representation_maps,
@@ -88,7 +89,7 @@ def _embeddings(args: argparse.Namespace) -> int:
     if not targets or not colors:
         raise WeightspaceError("give at least one column to --targets and to --colors")
     lib = Library(args.library)
-    failed = failure_filter(args)
+    selection = Selection(failed=failure_filter(args), where=args.where)
     parts = []
     if args.figure in ("4", "all"):
         parts.append(
@@ -97,8 +98,7 @@ def _embeddings(args: argparse.Namespace) -> int:
                 color_by=args.color_by,
                 targets=targets,
                 K=args.dim,
-                where=args.where,
-                failed=failed,
+                selection=selection,
                 n_neighbors=args.n_neighbors,
                 min_dist=args.min_dist,
                 k=args.k,
@@ -116,9 +116,8 @@ def _embeddings(args: argparse.Namespace) -> int:
                 roles=split_list(args.roles) if args.roles is not None else None,
                 colors=colors,
                 models=args.models,
-                where=args.where,
+                selection=selection,
                 arch=args.arch,
-                failed=failed,
                 n_components=args.components,
                 n_neighbors=args.n_neighbors,
                 min_dist=args.min_dist,

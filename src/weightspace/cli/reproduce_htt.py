@@ -50,6 +50,7 @@ def register_htt(subparsers: Any) -> None:
 
 def _htt(args: argparse.Namespace) -> int:
     from weightspace.library import Library
+    from weightspace.probe.common import Selection
     from weightspace.reproduce.htt import htt_experiment
 
     try:
@@ -70,8 +71,7 @@ def _htt(args: argparse.Namespace) -> int:
         libs,
         features=split_list(args.features),
         control=not args.no_control,
-        failed=failed,
-        where=args.where,
+        selection=Selection(failed=failed, where=args.where),
         task_column=args.task_column,
         chains=chains,
         alpha=args.alpha,

@@ -48,6 +48,7 @@ def _hyper(args: argparse.Namespace) -> int:
     from weightspace.cli.options import split_list
     from weightspace.learn.train import TrainSettings
     from weightspace.library import Library
+    from weightspace.probe.common import Selection
     from weightspace.reproduce.hyper import hyper_experiment
 
     settings = TrainSettings(
@@ -68,8 +69,7 @@ def _hyper(args: argparse.Namespace) -> int:
         targets=split_list(args.targets) if args.targets else None,
         n_seeds=args.seeds,
         snapshots=int_list(args.snapshots, "--snapshots"),
-        failed=failure_filter(args),
-        where=args.where,
+        selection=Selection(failed=failure_filter(args), where=args.where),
         random_state=args.seed,
         device=args.device,
         progress=not args.quiet and not args.json and sys.stderr.isatty(),

@@ -53,6 +53,7 @@ def register_untangling(subparsers: Any) -> None:
 
 def _untangling(args: argparse.Namespace) -> int:
     from weightspace.library import Library
+    from weightspace.probe.common import Selection
     from weightspace.reproduce.untangling import DEFAULT_TARGETS, untangling_experiment
 
     try:
@@ -71,8 +72,7 @@ def _untangling(args: argparse.Namespace) -> int:
         C=args.C,
         balance=not args.no_balance,
         standardize=not args.no_standardize,
-        failed=failure_filter(args),
-        where=args.where,
+        selection=Selection(failed=failure_filter(args), where=args.where),
         resample_to=args.resample_to,
         random_state=args.seed,
         progress=not args.quiet and not args.json,

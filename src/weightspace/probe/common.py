@@ -175,7 +175,7 @@ class FailureFilter:
             f"{', '.join(NWS_THRESHOLDS)} and the chance-based default needs its number of classes; "
             f"give one (Python: FailureFilter(thresholds={{{str(dataset)!r}: 0.5}}) or "
             f"n_classes={{{str(dataset)!r}: 10}}; CLI: --threshold {dataset}=0.5), or do not "
-            "filter (Python: failed=None; CLI: --no-filter)"
+            "filter (Python: selection=Selection(failed=None); CLI: --no-filter)"
         )
 
     def threshold(self, dataset: object) -> float:
@@ -196,7 +196,7 @@ class FailureFilter:
             raise ProbeError(
                 f"the models have no {self.metric!r} column to reject failed trainings by; "
                 "name the accuracy column (FailureFilter(metric=...)) or do not filter "
-                "(failed=None; CLI: --no-filter)"
+                "(Python: selection=Selection(failed=None); CLI: --no-filter)"
             )
         if self.dataset_column in frame.columns:
             datasets = np.array(

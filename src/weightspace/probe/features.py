@@ -4,7 +4,8 @@
 their model id, for splits by model). :class:`FeatureLayout` maps feature columns back to where
 they come from: ``(layer, weight type, statistic)`` for layer-wise statistics, ``(window, bin)``
 for MI-WD, the statistic for the global statistics; :func:`importance_figure` draws an importance
-vector in that layout (NWS Figs. 3/16; an ``S x B`` map for MI-WD).
+vector in that layout (NWS Figs. 3/16; an ``S x B`` map for MI-WD). :func:`bar_chance_figure` draws
+the probes' scores per target as bars beside chance (the SVM and linear probes' main figure).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from weightspace.probe.common import ProbeError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["FeatureLayout", "feature_layout", "importance_figure", "load_features"]
+__all__ = [
+    "FeatureLayout",
+    "bar_chance_figure",
+    "feature_layout",
+    "importance_figure",
+    "load_features",
+]
 
 _ROLE_ORDER = ("kernel", "bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var", "other")
 #: How NWS Fig. 16 names the weight types.
@@ -165,6 +172,72 @@ def feature_layout(
 
 
 # ---------------------------------------------------------------------------------- figures
+def bar_chance_figure(
+    labels: Sequence[str],
+    means: Sequence[float],
+    stds: Sequence[float],
+    chances: Sequence[float],
+    *,
+    ylabel: str,
+    title: str,
+    colors: Sequence[str] | None = None,
+    legend: str | None = None,
+    rotate_labels: bool = False,
+    inches_per_bar: float = 1.2,
+    capsize: float = 4,
+    chance_halfwidth: float = 0.35,
+    chance_lw: float = 1.2,
+) -> Figure:
+    """Scores per target as bars (mean, std as error bar) with each target's chance as a dashed
+    line over its bar (none where chance is NaN); the y axis runs from ``min(0, means)`` to 1.05.
+
+    Parameters
+    ----------
+    labels, means, stds, chances : sequences of the same length
+        One per bar: the target, its mean score and standard deviation, its chance level.
+    ylabel, title : str
+    colors : sequence of str, optional
+        A colour per bar (default: the first of the colour cycle for all).
+    legend : str, optional
+        Label of the bars; with it, a legend (bars and chance) at the lower right.
+    rotate_labels : bool, default=False
+        Tick labels at 30 degrees (long or many targets).
+    inches_per_bar : float, default=1.2
+        Figure width per bar (plus 2 inches, at least 4 in all).
+    capsize, chance_halfwidth, chance_lw : float
+        Error-bar caps (points), the chance line's half width (bar units) and line width.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(max(4.0, inches_per_bar * len(labels) + 2), 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(labels))
+    style: dict[str, Any] = {}
+    if colors is not None:
+        style["color"] = list(colors)
+    if legend is not None:
+        style["label"] = legend
+    ax.bar(x, list(means), 0.6, yerr=list(stds), capsize=capsize, **style)
+    for i, chance in enumerate(chances):
+        if not np.isnan(chance):
+            ax.hlines(
+                chance, i - chance_halfwidth, i + chance_halfwidth, colors="k", linestyles="--",
+                lw=chance_lw,
+            )  # fmt: skip
+    if legend is not None:
+        ax.plot([], [], "k--", label="chance")
+    if rotate_labels:
+        ax.set_xticks(x, list(labels), rotation=30, ha="right")
+    else:
+        ax.set_xticks(x, list(labels))
+    ax.set_ylim(min([0.0, *(m for m in means if not np.isnan(m))]), 1.05)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    if legend is not None:
+        ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
 def importance_figure(importance: pd.DataFrame, layout: FeatureLayout, title: str) -> Figure:
     """Draw ``importance`` (columns ``feature, importance[, importance_std]``) in ``layout``.
 

@@ -38,7 +38,7 @@ import pandas as pd
 
 from weightspace.io.load import load_weights
 from weightspace.library import Library
-from weightspace.probe.common import FailureFilter, ProbeError, filter_notes, select_models
+from weightspace.probe.common import ProbeError, Selection, filter_notes
 from weightspace.probe.htt_protocols import (
     WeightClassifier,
     classification_protocol,
@@ -338,8 +338,7 @@ def htt_probe(
     n_repeats: int = 5,
     weight_decay: float = 1e-3,
     network: str | None = None,
-    failed: FailureFilter | None = None,
-    where: str | None = None,
+    selection: Selection = Selection(failed=None),  # noqa: B008
     random_state: int = 0,
 ) -> HTTResult:
     """Hypothesis-training-testing on a task zoo: both protocols, every chain and feature kind.
@@ -368,10 +367,9 @@ def htt_probe(
         The classifier's L2 penalty.
     network : str, optional
         Name in the report (default ``MLP`` or ``CNN`` from the kernels' shapes).
-    failed : FailureFilter, optional
-        Reject failed trainings first (the paper does not; default none).
-    where : str, optional
-        SQL condition selecting models.
+    selection : Selection, default=Selection(failed=None)
+        The models probed: by default every model, failed trainings kept (the paper does not
+        reject them; ``Selection()`` rejects them first), ``where`` (SQL), ``ids``.
     random_state : int, default=0
     """
     if not 0.0 < alpha < 1.0:
@@ -379,7 +377,7 @@ def htt_probe(
     unknown = [k for k in features if k not in FEATURES]
     if unknown or not features:
         raise ProbeError(f"features must be among {list(FEATURES)}; got {list(features)}")
-    models, report = select_models(lib, where=where, failed=failed)
+    models, report = selection.models(lib)
     if task_column not in models.columns:
         raise ProbeError(
             f"{lib.path}: the models have no {task_column!r} column; generate a task zoo "
@@ -389,7 +387,8 @@ def htt_probe(
     if models["arch_id"].nunique() > 1:
         raise ProbeError(
             f"{lib.path}: the selection holds {models['arch_id'].nunique()} architectures; the "
-            "classifier needs one: select one with where=\"arch_id = '...'\" (--where)"
+            "classifier needs one: select one with "
+            "selection=Selection(failed=None, where=\"arch_id = '...'\") (CLI --where)"
         )
     models = models[models[task_column].notna()]
     tasks = models[task_column].astype(str).to_numpy()

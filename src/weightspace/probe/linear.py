@@ -27,7 +27,7 @@ from weightspace.probe.common import (
     chance_level,
     filter_notes,
 )
-from weightspace.probe.features import load_features
+from weightspace.probe.features import bar_chance_figure, load_features
 from weightspace.probe.linear_engine import (
     ALPHAS,
     fit_ridge,
@@ -301,22 +301,21 @@ class LinearProbeResult(ProbeResult):
 
     def plot(self) -> Figure:
         """Test R^2 (continuous) and accuracy (categorical) per target, with the std over seeds."""
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(max(4.0, 0.9 * len(self.scores) + 2), 3.6), layout="constrained")
-        ax = fig.add_subplot()
         means = [s.mean_std(s.main) for s in self.scores]
-        x = np.arange(len(self.scores))
-        colors = ["tab:blue" if s.kind == "continuous" else "tab:orange" for s in self.scores]
-        ax.bar(x, [m for m, _ in means], 0.6, yerr=[sd for _, sd in means], capsize=3, color=colors)
-        for i, s in enumerate(self.scores):
-            if not np.isnan(s.chance):
-                ax.hlines(s.chance, i - 0.3, i + 0.3, colors="k", linestyles="--", lw=1)
-        ax.set_xticks(x, [s.target for s in self.scores], rotation=30, ha="right")
-        ax.set_ylim(min(0.0, *(m for m, _ in means if not np.isnan(m))) if means else 0.0, 1.05)
-        ax.set_ylabel("test R² (blue) / accuracy (orange)")
-        ax.set_title(f"Linear probes on {self.representation}", fontsize=10)
-        return fig
+        return bar_chance_figure(
+            [s.target for s in self.scores],
+            [m for m, _ in means],
+            [sd for _, sd in means],
+            [s.chance for s in self.scores],
+            ylabel="test R² (blue) / accuracy (orange)",
+            title=f"Linear probes on {self.representation}",
+            colors=["tab:blue" if s.kind == "continuous" else "tab:orange" for s in self.scores],
+            rotate_labels=True,
+            inches_per_bar=0.9,
+            capsize=3,
+            chance_halfwidth=0.3,
+            chance_lw=1,
+        )
 
     def notes(self) -> list[str]:
         """Choices and counts behind the numbers."""

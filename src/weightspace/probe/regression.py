@@ -30,7 +30,7 @@ import pandas as pd
 
 from weightspace.library import Library
 from weightspace.probe import _ols
-from weightspace.probe.common import FailureFilter, ProbeError, filter_notes, select_models
+from weightspace.probe.common import ProbeError, Selection, filter_notes
 from weightspace.probe.report import ProbeResult, Reference
 from weightspace.probe.targets import canonical_target, resolve_target
 
@@ -349,8 +349,7 @@ def accuracy_regression(
     dataset_column: str = "dataset",
     normalize: Normalize = "minmax",
     coding: Coding = "effect",
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
+    selection: Selection = Selection(),  # noqa: B008
     exclude: Sequence[str] = ("seed",),
     max_levels: int = 12,
 ) -> RegressionResult:
@@ -364,14 +363,14 @@ def accuracy_regression(
         among the kept models, except ``dataset_column``, ``ordered`` and ``exclude``.
     ordered, metric, dataset_column, normalize, coding
         As :func:`regress_accuracy`.
-    failed : FailureFilter or None, default=FailureFilter()
-    where : str, optional
-        SQL condition selecting models.
+    selection : Selection, default=Selection()
+        The models regressed: failed trainings rejected (``Selection(failed=None)`` keeps all),
+        ``where`` (SQL), ``ids``.
     exclude : sequence of str, default=("seed",)
         Columns never used as hyper-parameters.
     max_levels : int, default=12
     """
-    models, report = select_models(lib, where=where, failed=failed)
+    models, report = selection.models(lib)
     chosen: list[str]
     remarks = []
     ordered = [resolve_target(models.columns, o) or o for o in ordered]

@@ -31,6 +31,7 @@ from weightspace.probe.common import (
 )
 from weightspace.probe.features import (
     FeatureLayout,
+    bar_chance_figure,
     feature_layout,
     importance_figure,
     load_features,
@@ -287,27 +288,15 @@ class SVMResult(ProbeResult):
 
     def plot(self) -> Figure:
         """Accuracy per target with the standard deviation and chance (as NWS Fig. 2)."""
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(max(4.0, 1.2 * len(self.scores) + 2), 3.6), layout="constrained")
-        ax = fig.add_subplot()
-        x = np.arange(len(self.scores))
-        ax.bar(
-            x, [s.mean for s in self.scores], 0.6, yerr=[s.std for s in self.scores], capsize=4,
-            label=f"{self.kernel} SVM, {self.representation}",
-        )  # fmt: skip
-        for i, s in enumerate(self.scores):
-            ax.hlines(s.chance, i - 0.35, i + 0.35, colors="k", linestyles="--", lw=1.2)
-        ax.plot([], [], "k--", label="chance")
-        ax.set_xticks(x, [s.target for s in self.scores])
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel("test accuracy")
-        ax.set_title(
-            f"SVM meta-classifiers ({self.n_splits}-fold x {self.n_repeats}, by model)",
-            fontsize=10,
+        return bar_chance_figure(
+            [s.target for s in self.scores],
+            [s.mean for s in self.scores],
+            [s.std for s in self.scores],
+            [s.chance for s in self.scores],
+            ylabel="test accuracy",
+            title=f"SVM meta-classifiers ({self.n_splits}-fold x {self.n_repeats}, by model)",
+            legend=f"{self.kernel} SVM, {self.representation}",
         )
-        ax.legend(fontsize=8, loc="lower right")
-        return fig
 
     def figures(self) -> dict[str, Figure]:
         """``accuracy`` and, for the linear kernel, ``importance-<target>`` per target."""

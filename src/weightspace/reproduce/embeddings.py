@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -40,7 +41,7 @@ from weightspace.atlas.embed import MIN_UMAP_MODELS, AtlasEmbedding
 from weightspace.atlas.model import Atlas, Coloring
 from weightspace.io.weightset import ROLES
 from weightspace.library import Library
-from weightspace.probe.common import FailureFilter, ProbeError, select_models
+from weightspace.probe.common import ProbeError, Selection
 from weightspace.reproduce.embeddings_result import EmbeddingsResult, neighbour_score, score_row
 from weightspace.reproduce.untangling import DEFAULT_TARGETS, REPRESENTATIONS, _pca_features
 
@@ -123,8 +124,7 @@ def representation_maps(
     color_by: str = "init",
     targets: Sequence[str] = DEFAULT_TARGETS,
     K: int = 1024,
-    where: str | None = None,
-    failed: FailureFilter | None = None,
+    selection: Selection = Selection(failed=None),  # noqa: B008
     n_neighbors: int = 15,
     min_dist: float = 0.1,
     k: int = 5,
@@ -145,10 +145,9 @@ def representation_maps(
         are skipped with a remark.
     K : int, default=1024
         Size of raw, PCA, random projection and MI-WD (a perfect square: S = B = sqrt(K)).
-    where : str, optional
-        SQL condition selecting models.
-    failed : FailureFilter or None, default=None
-        Reject failed trainings (default: keep every model, as the paper's library).
+    selection : Selection, default=Selection(failed=None)
+        The models mapped: by default every model, failed trainings kept (as the paper's library;
+        ``Selection()`` rejects them), ``where`` (SQL), ``ids``.
     n_neighbors, min_dist : UMAP settings, as the atlas's.
     k : int, default=5
         Neighbours of the k-NN scores.
@@ -168,7 +167,7 @@ def representation_maps(
     side = math.isqrt(K) if isinstance(K, int) and K > 0 else 0
     if side < 2 or side * side != K:
         raise ProbeError(f"K must be a perfect square >= 4 (MI-WD: S = B = sqrt(K)); got {K!r}")
-    models, report = select_models(lib, where=where, failed=failed)
+    models, report = selection.models(lib)
     ids = models["id"].astype(int).tolist()
     _check_k(k, len(ids) - 1, f"a selection of {len(ids)} models")
     columns = _point_columns(models, {"n_params": "meta", **lib.columns()})
@@ -345,9 +344,8 @@ def training_maps(
     roles: Sequence[str] | None = None,
     colors: Sequence[str] = TRAINING_COLORS,
     models: int | Sequence[int] | None = None,
-    where: str | None = None,
+    selection: Selection = Selection(failed=None),  # noqa: B008
     arch: str | None = None,
-    failed: FailureFilter | None = None,
     n_components: int = 10,
     S: int = 32,
     B: int = 32,
@@ -376,13 +374,13 @@ def training_maps(
     colors : sequence of str, default=TRAINING_COLORS
         Columns to colour by; ``progress`` and ``test_error`` come from the snapshot records.
     models : int or sequence of int, optional
-        That many models drawn at random, or these model ids (default: all).
-    where : str, optional
-        SQL condition selecting models.
+        That many models drawn at random from the selection, or these model ids (default: all);
+        ids go here or in ``selection.ids``, not both.
+    selection : Selection, default=Selection(failed=None)
+        The trainings drawn from: by default every model, failed trainings kept (as the paper's
+        figure; ``Selection()`` rejects them), ``where`` (SQL), ``ids``.
     arch : str, optional
         The architecture (``arch_id``) to use.
-    failed : FailureFilter or None, default=None
-        Reject failed trainings (default: keep them, as the paper's figure).
     n_components : int, default=10
         Principal components fed to UMAP (the paper's 10); the PCA map shows the first two.
     S, B : int, default=32
@@ -397,7 +395,7 @@ def training_maps(
     _check_training_params(representation, layers, roles, n_components)
     remarks: list[str] = []
     frame, report = _training_models(
-        lib, models, where, arch, failed, representation == "raw", random_state, remarks
+        lib, models, selection, arch, representation == "raw", random_state, remarks
     )
     ids = frame["id"].astype(int).tolist()
     arch_of = dict(zip(ids, frame["arch_id"].astype(str), strict=True))
@@ -478,16 +476,22 @@ def _check_training_params(
 def _training_models(
     lib: Library,
     models: int | Sequence[int] | None,
-    where: str | None,
+    selection: Selection,
     arch: str | None,
-    failed: FailureFilter | None,
     one_architecture: bool,
     random_state: int,
     remarks: list[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The trainings drawn (``models`` at random, or those ids) and the filter's report."""
-    chosen = None if models is None or isinstance(models, int) else [int(i) for i in models]
-    frame, report = select_models(lib, where=where, ids=chosen, failed=failed)
+    """The trainings of ``selection`` drawn (``models`` at random, or those ids) and the filter's
+    report."""
+    if models is not None and not isinstance(models, int):
+        if selection.ids is not None:
+            raise ProbeError(
+                "give the model ids either as models=[...] or as selection=Selection(ids=...), "
+                "not both"
+            )
+        selection = replace(selection, ids=tuple(int(i) for i in models))
+    frame, report = selection.models(lib)
     frame = _pick_architecture(frame, arch, one_architecture, remarks)
     if isinstance(models, int) and not isinstance(models, bool):
         if models < 2:

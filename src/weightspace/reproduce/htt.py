@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from weightspace.library import Library
-from weightspace.probe.common import FailureFilter, ProbeError
+from weightspace.probe.common import ProbeError, Selection
 from weightspace.probe.htt import FEATURES, HTTResult, htt_probe
 from weightspace.probe.report import ProbeResult, with_reference
 from weightspace.reproduce.papers import HTT_OTHER, htt_reference
@@ -183,8 +183,7 @@ def htt_experiment(
     *,
     features: Sequence[str] = tuple(FEATURES),
     control: bool = True,
-    failed: FailureFilter | None = None,
-    where: str | None = None,
+    selection: Selection = Selection(failed=None),  # noqa: B008
     **kwargs: Any,
 ) -> HTTReproduction:
     """Run :func:`weightspace.probe.htt.htt_probe` on every library (e.g. the MLP and the CNN
@@ -197,9 +196,10 @@ def htt_experiment(
     features : sequence of str, default=("chain", "layer", "gram")
     control : bool, default=True
         Also classify the initializations (snapshot 0) with chain-normalized features.
-    failed : FailureFilter, optional
-    where : str, optional
-        SQL condition selecting models in every library.
+    selection : Selection, default=Selection(failed=None)
+        The models probed in every library: by default every model, failed trainings kept (as
+        :func:`~weightspace.probe.htt.htt_probe`; ``Selection()`` rejects them), ``where`` (SQL),
+        ``ids``.
     **kwargs
         Passed to :func:`~weightspace.probe.htt.htt_probe` (``alpha``, ``n_repeats``, ...).
     """
@@ -207,7 +207,7 @@ def htt_experiment(
         raise ProbeError("give at least one task zoo library")
     results, controls, zoos = [], [], []
     for lib in libraries:
-        result = htt_probe(lib, features=features, failed=failed, where=where, **kwargs)
+        result = htt_probe(lib, features=features, selection=selection, **kwargs)
         result = with_reference(result, htt_reference())
         results.append(result)
         row = result.table.iloc[0]
@@ -217,9 +217,7 @@ def htt_experiment(
         )
         if control:
             settings = {k: v for k, v in kwargs.items() if k != "snapshot"}
-            probe = htt_probe(
-                lib, features=("chain",), snapshot=0, failed=failed, where=where, **settings
-            )
+            probe = htt_probe(lib, features=("chain",), snapshot=0, selection=selection, **settings)
             controls.append(with_reference(probe, htt_reference()))
     return HTTReproduction(
         HTTResult.combine(results),

@@ -29,7 +29,7 @@ import pandas as pd
 
 from weightspace.errors import WeightspaceError
 from weightspace.library import Library
-from weightspace.probe.common import FailureFilter, select_models
+from weightspace.probe.common import FailureFilter, Selection, select_models
 from weightspace.probe.linear import TargetResult, probe_rows, score_targets
 from weightspace.probe.linear_engine import ALPHAS, fit_ridge, kendall_tau, split_by_model
 from weightspace.reproduce.hyper_result import HyperReproduction
@@ -79,8 +79,7 @@ def hyper_experiment(
     targets: Sequence[str] | None = None,
     n_seeds: int = 3,
     snapshots: Sequence[int] | None = None,
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
+    selection: Selection = Selection(),  # noqa: B008
     random_state: int = 0,
     device: str = "cpu",
     progress: bool = False,
@@ -103,9 +102,11 @@ def hyper_experiment(
     n_seeds : int, default=3
     snapshots : sequence of int, optional
         Snapshot rows of the probes (default all).
-    failed : FailureFilter or None, default=FailureFilter()
-        Failed trainings left out of the probes (the encoders learn from every model).
-    where : str, optional
+    selection : Selection, default=Selection()
+        The models probed: failed trainings rejected (``Selection(failed=None)`` keeps all),
+        ``where`` (SQL), ``ids``. The encoders learn from every model matching ``where`` (failed
+        trainings and models outside ``ids`` too); the ``ood`` zoo's models pass the same
+        failure filter.
     random_state : int, default=0
     device : str, default="cpu"
     progress : bool, default=False
@@ -121,6 +122,7 @@ def hyper_experiment(
     say = log or (lambda _line: None)
     base = settings or TrainSettings()
     root = Path(encoders) if encoders is not None else lib.path / "encoders"
+    where = selection.where
     timings: list[dict[str, Any]] = []
     enc_rows, folders = [], {}
     for name, loss in ENCODERS:
@@ -143,7 +145,7 @@ def hyper_experiment(
             "train_seconds": result.seconds,
         })  # fmt: skip
 
-    models, report = select_models(lib, where=where, failed=failed)
+    models, report = selection.models(lib)
     ids = models["id"].astype(int).tolist()
     names = list(targets) if targets is not None else _default_targets(models)
     n_params = int(models["n_params"].iloc[0])
@@ -173,8 +175,8 @@ def hyper_experiment(
     ood_frame = None
     if ood is not None:
         start = time.perf_counter()
-        ood_frame = _ood_rows(lib, ood, reps, features, frame_a, snapshots, failed, n_seeds,
-                              random_state, progress)  # fmt: skip
+        ood_frame = _ood_rows(lib, ood, reps, features, frame_a, snapshots, selection.failed,
+                              n_seeds, random_state, progress)  # fmt: skip
         wall = time.perf_counter() - start
         timings.append({"step": f"out of distribution ({ood.path.name})", "seconds": wall})
         say(f"OOD rows on {ood.path}: {wall:.0f} s")

@@ -30,7 +30,7 @@ import pandas as pd
 
 from weightspace.errors import WeightspaceError
 from weightspace.library import Library
-from weightspace.probe.common import FailureFilter, select_models
+from weightspace.probe.common import Selection
 from weightspace.probe.report import ProbeResult
 from weightspace.represent import MIWD, GlobalStats, PCABaseline, RandomProjection, RawBaseline
 from weightspace.reproduce.papers import MIWD_INVARIANCE
@@ -122,35 +122,31 @@ def _mean_pairwise(X: np.ndarray) -> float:
 def invariance_experiment(
     lib: Library,
     *,
-    ids: Sequence[int] | None = None,
+    selection: Selection = Selection(),  # noqa: B008
     n_models: int = 100,
     n_permutations: int = 10,
     dims: Sequence[int] = (16, 64, 256, 1024),
     random_state: int = 0,
-    where: str | None = None,
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
 ) -> InvarianceResult:
     """Run the invariance experiment on library models (the last snapshot of each).
 
     Parameters
     ----------
     lib : Library
-    ids : sequence of int, optional
-        Models to use; default: ``n_models`` models drawn at random (seeded) among the library's
-        most common architecture.
+    selection : Selection, default=Selection()
+        The models: failed trainings left out (``Selection(failed=None)`` keeps every model; a
+        filter needs a ``test_acc`` column), ``where`` (SQL), ``ids`` (the models used; without
+        them, ``n_models`` models drawn at random (seeded) among the selection's most common
+        architecture).
     n_models : int, default=100
     n_permutations : int, default=10
     dims : sequence of int, default=(16, 64, 256, 1024)
         Representation sizes K (perfect squares, for MI-WD's S = B = sqrt(K)).
     random_state : int, default=0
-    where : str, optional
-        SQL condition on the models table.
-    failed : FailureFilter or None, default=FailureFilter()
-        Leave out failed trainings (None: keep every model; needs a ``test_acc`` column otherwise).
     """
     rng = np.random.default_rng(random_state)
-    frame, _ = select_models(lib, where=where, ids=ids, failed=failed)
-    if ids is not None:
+    frame, _ = selection.models(lib)
+    if selection.ids is not None:
         chosen = sorted(int(i) for i in frame["id"])
     else:
         chosen = _pick(lib, frame, n_models, rng)

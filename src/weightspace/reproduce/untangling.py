@@ -34,11 +34,10 @@ import pandas as pd
 
 from weightspace.library import Library
 from weightspace.probe.common import (
-    FailureFilter,
     ProbeError,
+    Selection,
     chance_level,
     filter_notes,
-    select_models,
     target_labels,
     usable_classes,
 )
@@ -212,8 +211,7 @@ def untangling_experiment(
     C: float = 1.0,
     balance: bool = True,
     standardize: bool = True,
-    failed: FailureFilter | None = FailureFilter(),  # noqa: B008
-    where: str | None = None,
+    selection: Selection = Selection(),  # noqa: B008
     resample_to: int = 65536,
     random_state: int = 0,
     cache: bool = True,
@@ -234,9 +232,9 @@ def untangling_experiment(
     standardize : bool, default=True
         Standardize the features inside each fold's pipeline. This weighs every PCA component
         alike, the trailing (noise) ones too, which costs PCA much of its accuracy at large K.
-    failed : FailureFilter or None, default=FailureFilter()
-    where : str, optional
-        SQL condition selecting models.
+    selection : Selection, default=Selection()
+        The models probed: failed trainings rejected (``Selection(failed=None)`` keeps all),
+        ``where`` (SQL), ``ids``.
     resample_to : int, default=65536
         Length of the resampled weights for PCA and random projection (the paper's 65,536).
     random_state : int, default=0
@@ -249,7 +247,7 @@ def untangling_experiment(
     bad = [k for k, s in sides.items() if s * s != k or k < 1]
     if bad or not sides:
         raise ProbeError(f"dims must be perfect squares (MI-WD: S = B = sqrt(K)); got {list(dims)}")
-    models, report = select_models(lib, where=where, failed=failed)
+    models, report = selection.models(lib)
     labels = {t: target_labels(models, t) for t in targets}
     ids = models["id"].astype(int).tolist()
 
