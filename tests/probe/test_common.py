@@ -122,7 +122,7 @@ SELECTION_DEFAULTS = [
     ("weightspace.reproduce.untangling", "untangling_experiment", Selection()),
     ("weightspace.reproduce.embeddings", "representation_maps", KEEP_ALL),
     ("weightspace.reproduce.embeddings", "training_maps", KEEP_ALL),
-    ("weightspace.reproduce.hyper", "hyper_experiment", Selection()),
+    ("weightspace.reproduce.hyper", "hyper_experiment", Selection(failed=None)),
     ("weightspace.reproduce.invariance", "invariance_experiment", Selection()),
     ("weightspace.reproduce.performance_maps", "performance_maps_experiment", Selection()),
     ("weightspace.reproduce.performance_maps", "subset_size_study", Selection()),

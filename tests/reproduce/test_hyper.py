@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 
-from weightspace.probe.common import Selection
 from weightspace.reproduce.hyper import hyper_experiment
 from weightspace.reproduce.papers import HYP_RESULTS
 
@@ -24,7 +23,7 @@ def test_every_representation_is_probed_beside_the_paper(zoos, tmp_path):
     zoo, other = zoos
     lines = []
     result = hyper_experiment(zoo, ood=other, settings=small_settings(epochs=1), n_seeds=2,
-                              selection=Selection(failed=None), encoders=tmp_path / "enc", log=lines.append)  # fmt: skip
+                              encoders=tmp_path / "enc", log=lines.append)  # fmt: skip
     frame = result.to_frame().set_index("target")
     assert list(result.representations) == [
         "W", "s(W)", "layer-stats", "MI-WD", "E_cD", "E_c", "E_D"
@@ -36,7 +35,7 @@ def test_every_representation_is_probed_beside_the_paper(zoos, tmp_path):
     assert np.isfinite(
         frame.loc["test_acc", ["W", "s(W)", "E_cD", "E_c", "E_D"]].astype(float)
     ).all()
-    assert result.n_samples == 48
+    assert result.n_samples == 48  # every model at every snapshot: the paper filters nothing
     assert "E_cD" in result.verdict()
     ood = result.ood.set_index("setting")
     assert len(ood) == 3
@@ -57,7 +56,7 @@ def test_every_representation_is_probed_beside_the_paper(zoos, tmp_path):
 def test_the_cli_reuses_its_encoders_on_a_rerun(zoos, cli, tmp_path):
     zoo, _ = zoos
     argv = ["reproduce", "hyper-representations", zoo.path, "--epochs", "1", "--d-model", "16",
-            "--latent", "4", "--seeds", "2", "--no-filter", "--encoders", tmp_path / "enc",
+            "--latent", "4", "--seeds", "2", "--encoders", tmp_path / "enc",
             "--out", tmp_path / "out", "--json", "--targets", "test_acc,epoch"]  # fmt: skip
     code, out, err = cli(*argv)
     assert code == 0, err

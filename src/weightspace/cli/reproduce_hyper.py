@@ -24,7 +24,8 @@ def register_hyper(subparsers: Any) -> None:
             "Trains (or reuses) the encoders E_cD, E_c and E_D on every snapshot of the zoo "
             "(kept in ZOO/encoders or --encoders), probes them and the baselines with linear "
             "probes split by model, prints one table beside the paper's MNIST-HYP numbers and "
-            "writes a report; --ood ZOO2 adds the out-of-distribution rows."
+            "writes a report; --ood ZOO2 adds the out-of-distribution rows. Every model is "
+            "probed, as in the paper (--threshold DATASET=ACC rejects failed trainings)."
         ),
     )
     p.add_argument("library", type=Path, help="the zoo (one architecture, with snapshot records)")
@@ -69,7 +70,11 @@ def _hyper(args: argparse.Namespace) -> int:
         targets=split_list(args.targets) if args.targets else None,
         n_seeds=args.seeds,
         snapshots=int_list(args.snapshots, "--snapshots"),
-        selection=Selection(failed=failure_filter(args), where=args.where),
+        # The paper probes every model; --threshold DATASET=ACC rejects trainings below ACC.
+        selection=Selection(
+            failed=failure_filter(args) if args.threshold and not args.no_filter else None,
+            where=args.where,
+        ),
         random_state=args.seed,
         device=args.device,
         progress=not args.quiet and not args.json and sys.stderr.isatty(),

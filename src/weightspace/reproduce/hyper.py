@@ -79,7 +79,7 @@ def hyper_experiment(
     targets: Sequence[str] | None = None,
     n_seeds: int = 3,
     snapshots: Sequence[int] | None = None,
-    selection: Selection = Selection(),  # noqa: B008
+    selection: Selection = Selection(failed=None),  # noqa: B008
     random_state: int = 0,
     device: str = "cpu",
     progress: bool = False,
@@ -102,9 +102,9 @@ def hyper_experiment(
     n_seeds : int, default=3
     snapshots : sequence of int, optional
         Snapshot rows of the probes (default all).
-    selection : Selection, default=Selection()
-        The models probed: failed trainings rejected (``Selection(failed=None)`` keeps all),
-        ``where`` (SQL), ``ids``. The encoders learn from every model matching ``where`` (failed
+    selection : Selection, default=Selection(failed=None)
+        The models probed: every one, as the paper (its zoos' samples are all models at every
+        epoch); ``Selection()`` rejects failed trainings; ``where`` (SQL), ``ids``. The encoders learn from every model matching ``where`` (failed
         trainings and models outside ``ids`` too); the ``ood`` zoo's models pass the same
         failure filter.
     random_state : int, default=0
