@@ -212,3 +212,20 @@ def test_transformers_check_that_they_were_fitted_and_clone():
     assert GlobalStats().fit([np.zeros(3)]).get_feature_names_out().tolist() == list(
         GLOBAL_STAT_NAMES
     )
+
+
+def test_layers_are_matched_by_position_not_by_module_index():
+    """A dropout module shifts the module indices of the layers after it (``3.weight`` ->
+    ``4.weight``): the same architecture, the same layer-wise features, named as the first model."""
+    from weightspace import load_weights
+    from weightspace.zoo.architectures import create_architecture
+
+    plain = load_weights(create_architecture("schurholt-cnn", seed=1, dropout=0.0))
+    dropped = load_weights(create_architecture("schurholt-cnn", seed=1, dropout=0.5))
+    assert [t.layer for t in plain.float_tensors] != [t.layer for t in dropped.float_tensors]
+    for features in (layer_stats, swstats):
+        both = features([plain, dropped])
+        np.testing.assert_array_equal(both[0], both[1])  # same seed, same weights
+    names = layer_stats_names([plain, dropped])
+    assert names == layer_stats_names([plain])
+    assert LayerStats().fit([plain]).transform([dropped]).shape == (1, len(names))

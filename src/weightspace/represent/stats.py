@@ -26,7 +26,7 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from weightspace.io.weightset import WeightSet
+from weightspace.io.weightset import WeightSet, WeightTensor
 from weightspace.represent.miwd import RepresentationError, _as_vector_list
 
 __all__ = [
@@ -121,22 +121,38 @@ def _check_weightsets(weightsets: Any, what: str) -> list[WeightSet]:
     return items
 
 
-def _group_keys(ws: WeightSet, by_role: bool) -> list[tuple[str, str]]:
-    """(layer, role) of the float tensors in canonical order, or (layer, "") without roles."""
-    return list(dict.fromkeys((t.layer, t.role if by_role else "") for t in ws.float_tensors))
+def _grouped(ws: WeightSet, by_role: bool) -> list[tuple[tuple[str, str], list[WeightTensor]]]:
+    """The float tensors of ``ws`` in canonical order, grouped by (layer, role), or by
+    (layer, "") without roles."""
+    groups: dict[tuple[str, str], list[WeightTensor]] = {}
+    for t in ws.float_tensors:
+        groups.setdefault((t.layer, t.role if by_role else ""), []).append(t)
+    return list(groups.items())
+
+
+def _structure(ws: WeightSet, by_role: bool) -> list[tuple[str, ...]]:
+    """The roles of the tensors of every group: what the groups are, not their names or widths."""
+    return [tuple(t.role for t in ts) for _, ts in _grouped(ws, by_role)]
 
 
 def _layout(models: list[WeightSet], what: str, by_role: bool) -> list[tuple[str, str]]:
-    """The groups of model 0, checked to be those of every model."""
-    keys = _group_keys(models[0], by_role)
+    """The groups (named as in model 0), checked to be those of every model.
+
+    Groups are matched by position and the roles of their tensors, not by name: two builds of one
+    architecture whose module indices differ (a dropout module shifts the indices of the layers
+    after it) have the same groups; so do models of other widths (the statistics do not depend on
+    them).
+    """
+    keys = [key for key, _ in _grouped(models[0], by_role)]
+    structure = _structure(models[0], by_role)
     for i, ws in enumerate(models[1:], start=1):
-        other = _group_keys(ws, by_role)
-        if other != keys:
+        if _structure(ws, by_role) != structure:
+            other = [key for key, _ in _grouped(ws, by_role)]
             missing, extra = sorted(set(keys) - set(other)), sorted(set(other) - set(keys))
             raise RepresentationError(
                 f"{what}: model {i} ({ws.source or 'WeightSet'}) has other layers than model 0 "
                 f"(missing {missing[:4]}, extra {extra[:4]}"
-                + (", or another order" if not (missing or extra) else "")
+                + (", or other tensors in a layer" if not (missing or extra) else "")
                 + "); layer-wise features need models of one architecture"
             )
     return keys
@@ -151,13 +167,17 @@ def _names(keys: list[tuple[str, str]], stats: tuple[str, ...]) -> list[str]:
 def _features(
     models: list[WeightSet], keys: list[tuple[str, str]], by_role: bool, measure: Any
 ) -> np.ndarray:
+    """``measure`` of every group of every model; groups by position (checked by :func:`_layout`)."""
     rows = []
     for ws in models:
-        groups: dict[tuple[str, str], list[np.ndarray]] = {}
-        for t in ws.float_tensors:
-            groups.setdefault((t.layer, t.role if by_role else ""), []).append(t.array.ravel())
-        rows.append([s for k in keys for s in measure(np.concatenate(groups[k]))])
+        groups = _grouped(ws, by_role)
+        assert len(groups) == len(keys)  # checked by _layout
+        rows.append([s for _, ts in groups for s in measure(_flat(ts))])
     return np.array(rows, dtype=np.float64).reshape(len(models), -1)
+
+
+def _flat(tensors: list[WeightTensor]) -> np.ndarray:
+    return np.concatenate([t.array.ravel() for t in tensors])
 
 
 def layer_stats(weightsets: Sequence[WeightSet]) -> np.ndarray:
@@ -320,7 +340,8 @@ class _LayoutStats(_StatsTransformer):
         what = type(self).__name__
         models = _check_weightsets(X, what)
         groups = self._groups(models, what)
-        if groups != self.groups_:
+        # by position and role, not by name (see _layout); shapes are the caller's to check
+        if [role for _, role in groups] != [role for _, role in self.groups_]:
             raise RepresentationError(
                 f"{what}.transform: the models have {len(groups)} groups of tensors "
                 f"({groups[:2]}...), fit saw {len(self.groups_)} ({self.groups_[:2]}...); "
