@@ -143,3 +143,20 @@ def test_the_probe_cli_prints_json_and_writes_a_report(planted_lib, cli, tmp_pat
     )
     assert code == 1
     assert len(err.strip().splitlines()) == 1
+
+
+def test_an_exploded_model_is_scored_on_a_clipped_prediction(rng):
+    """A test model whose features are far outside the training models' (weights that exploded in
+    training) gets a prediction clipped to the training targets' range, so R^2 stays bounded."""
+    n = 60
+    x = rng.uniform(0, 1, n)
+    X = np.stack([x + rng.normal(0, 0.05, n), rng.normal(0, 1, n)], axis=1)  # noisy: coef 2 != 0
+    frame = pd.DataFrame({"model": np.arange(n), "snapshot": 0, "test_acc": x})
+    (clean,), _ = score_targets(X, frame, ["test_acc"], n_seeds=1)
+    seed = int(np.random.SeedSequence(0).generate_state(1)[0])  # score_targets' first split
+    test = split_by_model(np.arange(n), seed=seed)[2]
+    exploded = X.copy()
+    exploded[test[0], 1] = 1e4  # the same truth, a feature 1e4 standard deviations off
+    (result,), _ = score_targets(exploded, frame, ["test_acc"], n_seeds=1)
+    assert clean.r2[0] > 0.9
+    assert result.r2[0] > 0.3  # unclipped, this one model alone gives R^2 of -878

@@ -196,9 +196,13 @@ def score_targets(
             )
             if kind == "continuous":
                 y = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
-                model, _ = fit_ridge(X[tr], y[tr], X[va], y[va], alphas)
+                # clipped to the training targets' range: R^2 of the clipped predictions, tau of
+                # the unclipped scores (clipping only ties); a few exploded models (weights of
+                # 1e4) otherwise give predictions far outside any accuracy
+                bounds = (float(y[tr].min()), float(y[tr].max()))
+                model, _ = fit_ridge(X[tr], y[tr], X[va], y[va], alphas, clip=bounds)
                 pred = model.predict(X[te])
-                r2s.append(r2_score(y[te], pred))
+                r2s.append(r2_score(y[te], np.clip(pred, *bounds)))
                 taus.append(kendall_tau(y[te], pred))
                 accs.append(np.nan)
                 chosen.append(model.alpha)
@@ -322,7 +326,9 @@ class LinearProbeResult(ProbeResult):
         out = [
             "Rows are snapshots; a model's snapshots are always on one side of a split.",
             "Continuous targets: closed-form ridge on standardized features (penalty chosen on "
-            "validation R^2). Categorical: one-vs-rest ridge classifier (penalty chosen on "
+            "validation R^2; predictions clipped to the training targets' range: R^2 of the "
+            "clipped predictions, Kendall tau of the unclipped ones). Categorical: one-vs-rest "
+            "ridge classifier (penalty chosen on "
             "validation accuracy); chance is the majority class's share.",
         ]
         out += list(self.remarks) + [f"skipped {s}" for s in self.skipped]

@@ -166,8 +166,13 @@ def fit_ridge(
     X_val: npt.ArrayLike,
     y_val: npt.ArrayLike,
     alphas: Sequence[float] = ALPHAS,
+    *,
+    clip: tuple[float, float] | None = None,
 ) -> tuple[RidgeModel, dict[float, float]]:
     """Ridge regression with the penalty of the best validation R^2.
+
+    ``clip=(low, high)`` scores the validation predictions clipped to that range (the range of
+    the training targets, for a bounded target such as an accuracy).
 
     Returns
     -------
@@ -187,7 +192,11 @@ def fit_ridge(
     """
     path = RidgePath(X_train, y_train)
     yv = np.asarray(y_val, dtype=np.float64)
-    scores = {a: r2_score(yv, path.model(a).predict(X_val)) for a in _check_grid(alphas)}
+    low, high = clip if clip is not None else (-np.inf, np.inf)
+    scores = {
+        a: r2_score(yv, np.clip(path.model(a).predict(X_val), low, high))
+        for a in _check_grid(alphas)
+    }
     best = max(scores, key=lambda a: -np.inf if np.isnan(scores[a]) else scores[a])
     return path.model(best), scores
 

@@ -233,7 +233,9 @@ def _ood_rows(
         taus = []
         for seed in seeds:
             tr, va, _ = split_by_model(groups_a, seed=seed)
-            model, _ = fit_ridge(features[label][tr], y_a[tr], features[label][va], y_a[va], ALPHAS)
+            bounds = (float(y_a[tr].min()), float(y_a[tr].max()))  # as score_targets
+            model, _ = fit_ridge(features[label][tr], y_a[tr], features[label][va], y_a[va],
+                                 ALPHAS, clip=bounds)  # fmt: skip
             taus.append(kendall_tau(y_b, model.predict(X_b)))
         transfer[label] = float(np.nanmean(taus))
         results, _ = score_targets(X_b, frame_b, ["test_acc"], n_seeds=n_seeds,
