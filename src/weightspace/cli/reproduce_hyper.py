@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from weightspace.cli.options import add_common_arguments, emit, failure_filter, int_list
+from weightspace.cli.options import add_common_arguments, emit, int_list, opt_in_failure_filter
 
 __all__ = ["register_hyper"]
 
@@ -71,10 +71,7 @@ def _hyper(args: argparse.Namespace) -> int:
         n_seeds=args.seeds,
         snapshots=int_list(args.snapshots, "--snapshots"),
         # The paper probes every model; --threshold DATASET=ACC rejects trainings below ACC.
-        selection=Selection(
-            failed=failure_filter(args) if args.threshold and not args.no_filter else None,
-            where=args.where,
-        ),
+        selection=Selection(failed=opt_in_failure_filter(args), where=args.where),
         random_state=args.seed,
         device=args.device,
         progress=not args.quiet and not args.json and sys.stderr.isatty(),

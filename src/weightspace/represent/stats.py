@@ -130,9 +130,9 @@ def _grouped(ws: WeightSet, by_role: bool) -> list[tuple[tuple[str, str], list[W
     return list(groups.items())
 
 
-def _structure(ws: WeightSet, by_role: bool) -> list[tuple[str, ...]]:
+def _structure(groups: list[tuple[tuple[str, str], list[WeightTensor]]]) -> list[tuple[str, ...]]:
     """The roles of the tensors of every group: what the groups are, not their names or widths."""
-    return [tuple(t.role for t in ts) for _, ts in _grouped(ws, by_role)]
+    return [tuple(t.role for t in ts) for _, ts in groups]
 
 
 def _layout(models: list[WeightSet], what: str, by_role: bool) -> list[tuple[str, str]]:
@@ -143,11 +143,12 @@ def _layout(models: list[WeightSet], what: str, by_role: bool) -> list[tuple[str
     after it) have the same groups; so do models of other widths (the statistics do not depend on
     them).
     """
-    keys = [key for key, _ in _grouped(models[0], by_role)]
-    structure = _structure(models[0], by_role)
+    first = _grouped(models[0], by_role)
+    keys, structure = [key for key, _ in first], _structure(first)
     for i, ws in enumerate(models[1:], start=1):
-        if _structure(ws, by_role) != structure:
-            other = [key for key, _ in _grouped(ws, by_role)]
+        groups = _grouped(ws, by_role)
+        if _structure(groups) != structure:
+            other = [key for key, _ in groups]
             missing, extra = sorted(set(keys) - set(other)), sorted(set(other) - set(keys))
             raise RepresentationError(
                 f"{what}: model {i} ({ws.source or 'WeightSet'}) has other layers than model 0 "
